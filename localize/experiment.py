@@ -1,0 +1,60 @@
+"""The forward-reverse experiment of Definition 3 ([LKC25] §2.2), computed exactly.
+
+Start from ``p^S``, run the forward process to ``t``, then draw ``X | Y_t`` under the
+*whole* mixture ``p``. Its law is
+``p^{S,t}(x) = p(x) sum_y K_t(y | x) p_t^S(y) / p_t(y)`` (theory.md §1.4), which is what
+:func:`forward_reverse` evaluates through the model's kernel adjoint.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+
+from localize.posterior import NEG_INF, label_law, log_mixture, log_submixture
+
+
+class ForwardReverse(NamedTuple):
+    """The forward-reverse law ``p^{S,t}`` with the component laws on the same space.
+
+    Attributes:
+        log_law: ``(*U)``, ``log p^{S,t}(u)``.
+        log_clean: ``(K, *U)``, ``log p^theta(u)`` on the same (possibly reduced) space, so
+            that ``p^{S,t}`` can be compared with any sub-mixture ``p^{S'}``.
+    """
+
+    log_law: object
+    log_clean: object
+
+
+def forward_reverse(model, t, mask) -> ForwardReverse:
+    """Exact law of ``X^{S,t}``, the output of the forward-reverse experiment.
+
+    Args:
+        model: a :class:`localize.Model`.
+        t: the time ``T-hat`` (traceable).
+        mask: ``(K,)`` boolean mask of the starting sub-population ``S``.
+
+    Returns:
+        A :class:`ForwardReverse`; compare it with ``log_submixture(w, log_clean, S')``.
+    """
+    view = model.view(t)
+    lw = model.log_weights
+    log_ps = log_submixture(lw, view.log_noised, mask)
+    log_pt = log_mixture(lw, view.log_noised)
+    # p_t^S / p_t, set to 0 off the support of p_t (p_t^S vanishes there too).
+    log_r = jnp.where(jnp.isneginf(log_pt), NEG_INF, log_ps - log_pt)
+    log_law = log_mixture(lw, view.log_clean) + model.log_adjoint(t, log_r)
+    return ForwardReverse(log_law, view.log_clean)
+
+
+def forward_reverse_label_law(model, t, mask):
+    """``P(label(X^{S,t}) = theta) = E_{Y~p_t^S}[pi_t(theta|Y)]`` for every ``theta``.
+
+    This is the "probability the resample keeps the feature" of the paper's experiments.
+
+    Returns:
+        ``(K,)`` probabilities.
+    """
+    return label_law(model.log_weights, model.view(t).log_noised, mask)
