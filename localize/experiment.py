@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
-from localize.posterior import NEG_INF, label_law, log_mixture, log_submixture
+from localize.posterior import NEG_INF, label_law, log_set_weights
 
 
 class ForwardReverse(NamedTuple):
@@ -39,14 +39,13 @@ def forward_reverse(model, t, mask) -> ForwardReverse:
     Returns:
         A :class:`ForwardReverse`; compare it with ``log_submixture(w, log_clean, S')``.
     """
-    view = model.view(t)
     lw = model.log_weights
-    log_ps = log_submixture(lw, view.log_noised, mask)
-    log_pt = log_mixture(lw, view.log_noised)
+    rows = jnp.stack([log_set_weights(lw, mask), lw])
+    log_ps, log_pt = model.log_noised_mixtures(t, rows)
     # p_t^S / p_t, set to 0 off the support of p_t (p_t^S vanishes there too).
     log_r = jnp.where(jnp.isneginf(log_pt), NEG_INF, log_ps - log_pt)
-    log_law = log_mixture(lw, view.log_clean) + model.log_adjoint(t, log_r)
-    return ForwardReverse(log_law, view.log_clean)
+    log_p = model.log_clean_mixtures(t, lw[None])[0]
+    return ForwardReverse(log_p + model.log_adjoint(t, log_r), model.view(t).log_clean)
 
 
 def forward_reverse_label_law(model, t, mask):

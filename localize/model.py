@@ -19,6 +19,7 @@ import abc
 from typing import NamedTuple
 
 import numpy as np
+from jax.nn import logsumexp
 
 from localize.errors import bad
 from localize.processes import Process
@@ -71,6 +72,26 @@ class Model(abc.ABC):
             ``(*U)``, the log of the kernel's adjoint applied to ``r``.
         """
 
+    def log_noised_mixtures(self, t, log_rows):
+        """Noised laws of several mixtures at once: ``log sum_theta rows[m, theta] p_t^theta``.
+
+        The kernel is linear and the same for every component, so a family may override this
+        to mix first and noise once per row, which is cheaper when ``K`` is large.
+
+        Args:
+            t: the time.
+            log_rows: ``(M, K)`` log mixing weights (each row normalised, ``-inf`` outside
+                its set).
+
+        Returns:
+            ``(M, *Z)`` log-pmfs.
+        """
+        return _mix(log_rows, self.view(t).log_noised)
+
+    def log_clean_mixtures(self, t, log_rows):
+        """Clean laws of several mixtures on the clean space used at time ``t``: ``(M, *U)``."""
+        return _mix(log_rows, self.view(t).log_clean)
+
     @property
     def n_components(self) -> int:
         """Number of mixture components ``K``."""
@@ -93,6 +114,11 @@ class Model(abc.ABC):
     def describe(self) -> dict:
         """The model's parameters as a JSON-ready dictionary."""
         return {"family": self.family, "process": self.process.describe()}
+
+
+def _mix(log_rows, tables):
+    extra = (1,) * (tables.ndim - 1)
+    return logsumexp(log_rows.reshape(log_rows.shape + extra) + tables[None], axis=1)
 
 
 def check_weights(weights, name: str = "weights") -> np.ndarray:

@@ -13,6 +13,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.nn import logsumexp
 
 from localize.errors import bad
 from localize.kernels import log_mask_adjoint, log_mask_forward
@@ -60,6 +61,15 @@ class FiniteMixture(Model):
     def log_adjoint(self, t, log_r):
         log_q, log_keep = self.proc.log_mask_probs(t)
         return log_mask_adjoint(log_r, log_q, log_keep)
+
+    def log_clean_mixtures(self, t, log_rows):
+        return logsumexp(log_rows.reshape(log_rows.shape + (1,) * self.length)
+                         + self.log_pmfs[None], axis=1)
+
+    def log_noised_mixtures(self, t, log_rows):
+        # Mix on A^L, then noise each mixture once: M kernels instead of K.
+        log_q, log_keep = self.proc.log_mask_probs(t)
+        return log_mask_forward(self.log_clean_mixtures(t, log_rows), log_q, log_keep)
 
     def table_size(self) -> int:
         return self.n_components * (self.alphabet + 1) ** self.length
