@@ -5,14 +5,16 @@ Families register themselves on import; :func:`build` makes a model by name and
 """
 
 import localize  # noqa: F401  (turns on float64 before any array is made)
-from synthetic import finite  # noqa: F401  (registers the family)
+from synthetic import finite, point_masses  # noqa: F401  (each registers its family)
 from synthetic.finite import FiniteMixture, finite_mixture, random_finite
+from synthetic.point_masses import PointMasses
 from synthetic.registry import FAMILIES, Family, build, families_info, register
 
 __all__ = [
     "FAMILIES",
     "Family",
     "FiniteMixture",
+    "PointMasses",
     "build",
     "families_info",
     "finite_mixture",
