@@ -1,0 +1,1 @@
+"""Benchmarks of ``localize`` against plain NumPy baselines (``make bench``)."""
