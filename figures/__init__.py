@@ -1,0 +1,13 @@
+"""Figures of ``localize``: one script per figure, a data cache, PNG outputs.
+
+``python -m figures.make_all [--fast]`` (``make figures`` / ``make figures-fast``) runs every
+script: each computes its exact arrays once (cached in ``figures/data/``, or in
+``figures/fast/data/`` for the quick preview) and draws ``figures/<name>.png`` from the cache.
+"""
+
+FIGURES = (
+    "fig_example3",
+    "fig_example5",
+    "fig_structured",
+    "fig_theorem2",
+)
