@@ -5,12 +5,14 @@ Families register themselves on import; :func:`build` makes a model by name and
 """
 
 import localize  # noqa: F401  (turns on float64 before any array is made)
-from synthetic import finite, point_masses  # noqa: F401  (each registers its family)
+from synthetic import biased_coins, finite, point_masses  # noqa: F401  (each registers its family)
+from synthetic.biased_coins import BiasedCoins
 from synthetic.finite import FiniteMixture, finite_mixture, random_finite
 from synthetic.point_masses import PointMasses
 from synthetic.registry import FAMILIES, Family, build, families_info, register
 
 __all__ = [
+    "BiasedCoins",
     "FAMILIES",
     "Family",
     "FiniteMixture",
