@@ -336,3 +336,25 @@ def test_example7_can_fail(catalog):
     wrong = examples.example7_tree(inst.params["alphabets"], order[::-1])
     crafted = _copy(inst, sets=wrong.subsets, params={**inst.params, "tree": wrong})
     _fails(examples.example7([crafted]))
+
+
+def test_jitted_entry_points_do_not_recompile(catalog, results):
+    """A second call with the same shapes reuses the compilation of every jitted entry point
+    of ``proofs_check`` (the catalog pads its instances to a few shapes for this)."""
+    general = [i for i in catalog if "general" in i.roles]
+    tables.compute(_copy(general[0]))
+    sizes = [f._cache_size() for f in (tables._core, tables._six_rows, tables._tv_rows)]
+    # A fresh copy of another instance of the same padded shape: new numbers, same shapes.
+    same_shape = [i for i in general[1:] if i.model.log_weights.shape
+                  == general[0].model.log_weights.shape]
+    assert same_shape, "the catalog should hold two general instances of one padded shape"
+    tables.compute(_copy(same_shape[0]))
+    tables.divergence_rows(np.log(np.full((3, 4), 0.25)), np.log(np.full((3, 4), 0.25)))
+    tables.divergence_rows(np.log(np.full((3, 4), 0.25)), np.log(np.full((3, 4), 0.25)), "tv")
+    after = [f._cache_size() for f in (tables._core, tables._six_rows, tables._tv_rows)]
+    assert after == sizes
+    coin = _first(catalog, "example5")
+    examples.example5([coin])
+    size = examples._coin_tvs._cache_size()
+    examples.example5([_copy(coin)])
+    assert examples._coin_tvs._cache_size() == size
