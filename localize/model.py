@@ -112,8 +112,15 @@ class Model(abc.ABC):
         return 1
 
     def describe(self) -> dict:
-        """The model's parameters as a JSON-ready dictionary."""
-        return {"family": self.family, "process": self.process.describe()}
+        """The model's parameters as a JSON-ready dictionary.
+
+        Families extend it (``{**super().describe(), ...}``) with their own parameters.
+        """
+        return {
+            "family": self.family,
+            "weights": np.exp(np.asarray(self.log_weights)).tolist(),
+            "process": self.process.describe(),
+        }
 
 
 def _mix(log_rows, tables):

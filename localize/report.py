@@ -288,8 +288,7 @@ def window_report(model: Model, s_init, s_target, eps, times, *, progress=None) 
             slack = bound - c.fr_tv_target[inside]
             margin = float(slack.min())
             holds = bool(margin >= -THEOREM2_TOL - model.error_bound)
-    with np.errstate(divide="ignore"):
-        finite = lambda a: None if a is None else np.maximum(a, -1e308)  # noqa: E731
+    finite = lambda a: None if a is None else np.maximum(a, -1e308)  # noqa: E731
     return WindowReport(
         times=_list(times),
         tv_init_target=_list(c.tv_init_target),

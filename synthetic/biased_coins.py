@@ -279,11 +279,9 @@ class BiasedCoins(Model):
 
     def describe(self) -> dict:
         return {
-            "family": self.family,
+            **super().describe(),
             "length": self.length,
-            "weights": np.exp(np.asarray(self.log_w)).tolist(),
             "deltas": np.asarray(self.deltas).tolist(),
-            "process": self.proc.describe(),
             "tail_probability": TAIL if self.truncated else 0.0,
         }
 

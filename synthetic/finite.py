@@ -75,13 +75,7 @@ class FiniteMixture(Model):
         return self.n_components * (self.alphabet + 1) ** self.length
 
     def describe(self) -> dict:
-        return {
-            "family": self.family,
-            "alphabet": self.alphabet,
-            "length": self.length,
-            "weights": np.exp(np.asarray(self.log_w)).tolist(),
-            "process": self.proc.describe(),
-        }
+        return {**super().describe(), "alphabet": self.alphabet, "length": self.length}
 
 
 jax.tree_util.register_dataclass(

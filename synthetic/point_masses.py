@@ -274,12 +274,10 @@ class PointMasses(Model):
 
     def describe(self) -> dict:
         return {
-            "family": self.family,
+            **super().describe(),
             "alphabet": int(self.alphabet),
             "length": self.length,
-            "weights": np.exp(np.asarray(self.log_w)).tolist(),
             "points": np.asarray(self.points).tolist(),
-            "process": self.proc.describe(),
         }
 
 
