@@ -5,9 +5,15 @@ Families register themselves on import; :func:`build` makes a model by name and
 """
 
 import localize  # noqa: F401  (turns on float64 before any array is made)
-from synthetic import biased_coins, finite, point_masses  # noqa: F401  (each registers its family)
+from synthetic import (  # noqa: F401  (each registers its family)
+    biased_coins,
+    finite,
+    gaussian_mixture,
+    point_masses,
+)
 from synthetic.biased_coins import BiasedCoins
 from synthetic.finite import FiniteMixture, finite_mixture, random_finite
+from synthetic.gaussian_mixture import GaussianMixture
 from synthetic.point_masses import PointMasses
 from synthetic.registry import FAMILIES, Family, build, families_info, register
 
@@ -16,6 +22,7 @@ __all__ = [
     "FAMILIES",
     "Family",
     "FiniteMixture",
+    "GaussianMixture",
     "PointMasses",
     "build",
     "families_info",

@@ -24,6 +24,7 @@ class Family:
         params: parameter name -> one-line description.
         processes: names of the observation processes the family supports.
         summary: one line on what it is and which example of the paper it serves.
+        required: the parameters that must be given; ``None`` means all of ``params``.
     """
 
     name: str
@@ -31,6 +32,7 @@ class Family:
     params: dict
     processes: tuple
     summary: str
+    required: tuple | None = None
 
 
 FAMILIES: dict[str, Family] = {}
@@ -44,12 +46,14 @@ def register(family: Family) -> Family:
     return family
 
 
-def build(family: str, *, process: str = "truncation", order=None, **params) -> Model:
+def build(family: str, *, process: str | None = None, order=None, **params) -> Model:
     """Build a model of a registered family.
 
     Args:
         family: a registered name (see :func:`families_info`).
-        process: ``"truncation"``, ``"ordered_masking"`` or ``"random_masking"``.
+        process: the observation process's name, one of the family's ``processes``
+            (``"truncation"``, ``"ordered_masking"``, ``"random_masking"``, or the Gaussian
+            channels ``"ou"``, ``"ve"``, ``"channel"``).
         order: the masking order for ``ordered_masking``.
         **params: the family's parameters.
 
@@ -63,13 +67,16 @@ def build(family: str, *, process: str = "truncation", order=None, **params) -> 
     if family not in FAMILIES:
         raise bad("model.family", family, f"one of {sorted(FAMILIES)}")
     fam = FAMILIES[family]
+    if process is None:
+        process = fam.processes[0]
     if process not in fam.processes:
         raise bad("process.kind", process, f"one of {list(fam.processes)} for family {family}")
     unknown = sorted(set(params) - set(fam.params))
     if unknown:
         raise bad(f"model.{unknown[0]}", params[unknown[0]],
                   f"a parameter of {family}: {sorted(fam.params)}")
-    missing = sorted(p for p in fam.params if p not in params)
+    required = fam.params if fam.required is None else fam.required
+    missing = sorted(p for p in required if p not in params)
     if missing:
         raise bad(f"model.{missing[0]}", None, f"a value (required by {family})")
     return fam.builder(process=process, order=order, **params)
@@ -79,6 +86,7 @@ def families_info() -> list[dict]:
     """Every family with its parameters and supported processes, for ``localize families``."""
     return [
         {"name": f.name, "summary": f.summary, "params": dict(f.params),
-         "processes": list(f.processes)}
+         "processes": list(f.processes),
+         "required": list(f.params if f.required is None else f.required)}
         for f in FAMILIES.values()
     ]
