@@ -13,6 +13,8 @@ import jax
 jax.config.update("jax_enable_x64", True)
 
 from localize import divergences  # noqa: E402
+from localize.channels import OU, VE, SLChannel, make_channel  # noqa: E402
+from localize.continuous import ContinuousModel, Estimate, EstimateConfig  # noqa: E402
 from localize.errors import ConfigError, LocalizeError  # noqa: E402
 from localize.experiment import (  # noqa: E402
     ForwardReverse,
@@ -34,18 +36,25 @@ from localize.processes import (  # noqa: E402
     make_process,
 )
 from localize.report import WindowCurves, WindowReport, window_curves, window_report  # noqa: E402
+from localize.sweep import product_grid, sweep  # noqa: E402
 from localize.windows import t_after_c, t_before_c, t_end, t_start  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "OU",
+    "VE",
     "ConfigError",
+    "ContinuousModel",
+    "Estimate",
+    "EstimateConfig",
     "ForwardReverse",
     "LocalizeError",
     "Model",
     "OrderedMasking",
     "Process",
     "RandomMasking",
+    "SLChannel",
     "Truncation",
     "View",
     "WindowCurves",
@@ -57,8 +66,11 @@ __all__ = [
     "log_label_posterior",
     "log_set_posterior",
     "log_submixture",
+    "make_channel",
     "make_process",
+    "product_grid",
     "set_mask",
+    "sweep",
     "t_after_c",
     "t_before_c",
     "t_end",

@@ -90,9 +90,13 @@ class GaussianMixture(ContinuousModel):
         """``(n, K)`` squared distances ``||y_i - m_k||^2``."""
         if self.dim <= DIRECT_DISTANCE_DIM:
             return jnp.sum((y[:, None, :] - self.means[None]) ** 2, axis=-1)
-        yy = jnp.sum(y * y, axis=1)[:, None]
-        mm = jnp.sum(self.means * self.means, axis=1)[None]
-        return jnp.maximum(yy - 2.0 * y @ self.means.T + mm, 0.0)
+        # Centre first: the expansion cancels catastrophically when y and the means sit far
+        # from the origin compared with their spread.
+        centre = jnp.mean(self.means, axis=0)
+        yc, mc = y - centre[None], self.means - centre[None]
+        yy = jnp.sum(yc * yc, axis=1)[:, None]
+        mm = jnp.sum(mc * mc, axis=1)[None]
+        return jnp.maximum(yy - 2.0 * yc @ mc.T + mm, 0.0)
 
     def _log_density(self, y, v):
         """``(n, K)`` log-densities of ``N(m_k, S_k + v I)`` at ``y``."""
@@ -377,6 +381,11 @@ def gaussian_mixture(means, weights=None, variance=None, variances=None, covaria
                            jnp.asarray(evals), jnp.asarray(evecs), proc, kind, d)
 
 
+def _is_real(v) -> bool:
+    return not isinstance(v, (bool, np.bool_)) and isinstance(v, (int, float, np.integer,
+                                                                   np.floating))
+
+
 def _positive_int(name, v, lo=1):
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
         raise bad(name, v, f"an integer >= {lo}")
@@ -390,8 +399,7 @@ def two_symmetric_means(norm: float, dim: int) -> np.ndarray:
     touches every coordinate (the span reduction must find the one direction).
     """
     dim = _positive_int("model.dim", dim)
-    if isinstance(norm, bool) or not isinstance(norm, (int, float, np.floating)) \
-            or not math.isfinite(norm) or norm <= 0:
+    if not _is_real(norm) or not math.isfinite(norm) or norm <= 0:
         raise bad("model.norm", norm, "a positive finite number")
     mu = np.full(dim, float(norm) / math.sqrt(dim))
     return np.stack([mu, -mu])
@@ -423,7 +431,13 @@ def hierarchy_means(key, dim: int, branching=(2, 2, 2), scales=(100.0, 10.0, 1.0
         ``(prod(branching), d)`` means, leaves in lexicographic order of their paths.
     """
     dim = _positive_int("model.dim", dim)
+    if isinstance(branching, (str, bytes)) or not hasattr(branching, "__len__") \
+            or len(branching) == 0:
+        raise bad("model.branching", branching, "a non-empty list of integers >= 2")
     branching = [_positive_int("model.branching", b, 2) for b in branching]
+    if isinstance(scales, (str, bytes)) or not hasattr(scales, "__len__") \
+            or not all(_is_real(s) for s in scales):
+        raise bad("model.scales", scales, "a list of positive numbers, one per level")
     scales = [float(s) for s in scales]
     if len(scales) != len(branching):
         raise bad("model.scales", scales, f"{len(branching)} numbers, one per level")
