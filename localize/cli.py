@@ -42,21 +42,29 @@ exit codes:
 """
 
 WINDOW_HELP = """\
-Compute the exact curves of the forward-reverse experiment from S_init, the thresholds
-T_start and T_end, the critical window [T_after_C, T_before_C] and the check of Theorem 2
+Compute the curves of the forward-reverse experiment from S_init, the thresholds T_start
+and T_end, the critical window [T_after_C, T_before_C] and the check of Theorem 2
 ([LKC25] Theorem 2 and Definition 4) for the model, process and sets of a TOML config.
+Every curve says how it was obtained (exact, closed-form, quadrature, monte-carlo);
+estimated curves come with standard errors and the thresholds with intervals.
 
 config schema:
-  [model]       family = "finite" | "point_masses" | "biased_coins" | ... and its
-                parameters (see `localize families`)
-  [process]     kind = "truncation" | "ordered_masking" | "random_masking";
-                order = [...] for ordered_masking
+  [model]       family = "finite" | "point_masses" | "biased_coins" | "gaussian_mixture"
+                | ... and its parameters (see `localize families`)
+  [process]     kind = "truncation" | "ordered_masking" | "random_masking" (finite
+                families; order = [...] for ordered_masking), or "ou" | "ve" |
+                "channel" (gaussian_mixture: Ornstein-Uhlenbeck, variance exploding,
+                stochastic-localization channel; times in [0, max])
   [experiment]  s_init = [...], s_target = [...] (component indices, S_init inside
                 S_target), eps in (0, 1), times = [...] strictly increasing points of
                 the index set, or times = {start = 0, stop = 1, num = 101}
+  [estimate]    optional, for curves a continuous model estimates by Monte Carlo:
+                samples = 100000 (per time and curve, >= 2), inner_samples = 64
+                (forward-reverse densities, >= 2), seed = 0 (same seed, same numbers)
 
-Exits 1 when Theorem 2 fails at a grid time in [T_end, T_start] (a failed claim); a
-vacuous check (no grid time in [T_end, T_start]) exits 0.
+Exits 1 when Theorem 2 fails at a grid time in [T_end, T_start] (a failed claim; with
+estimated curves, beyond 3 standard errors and the stated errors); a vacuous check (no
+grid time in [T_end, T_start]) exits 0.
 """
 
 
@@ -151,7 +159,8 @@ def _cmd_window(args) -> int:
     import localize
     import synthetic
 
-    families = {f["name"]: list(f["params"]) for f in synthetic.families_info()}
+    families = {f["name"]: {"params": list(f["params"]), "required": f["required"]}
+                for f in synthetic.families_info()}
     cfg = load_config(args.config, families)
     _check_out(args.out)
     try:
@@ -162,7 +171,8 @@ def _cmd_window(args) -> int:
     except (TypeError, ValueError) as e:
         raise LocalizeError(f"model: expected valid parameters for family {cfg.family!r}, "
                             f"got an error: {e}") from None
-    report = localize.window_report(model, cfg.s_init, cfg.s_target, cfg.eps, cfg.times)
+    report = localize.window_report(model, cfg.s_init, cfg.s_target, cfg.eps, cfg.times,
+                                    estimate=cfg.estimate)
     text = _dumps(report.to_json()) if args.json else report.to_text()
     _emit(text, args.out)
     return EXIT_CLAIM_FAILED if report.theorem2_holds is False else EXIT_OK

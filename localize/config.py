@@ -1,6 +1,6 @@
 """The TOML configuration of ``localize window`` (one experiment of [LKC25] §3).
 
-A config has exactly three tables::
+A config has three tables and an optional fourth::
 
     [model]                      # family = "..." and that family's parameters
     family = "finite"
@@ -18,6 +18,11 @@ A config has exactly three tables::
     eps = 0.1
     times = [0, 1, 2, 3]         # or an inline table {start = 0, stop = 1, num = 101}
 
+    [estimate]                   # optional: Monte Carlo budget of continuous models
+    samples = 100000             # outer samples per time and curve (>= 2)
+    inner_samples = 64           # inner samples of the forward-reverse densities (>= 2)
+    seed = 0                     # the same seed gives the same numbers
+
 This module only reads and type-checks the file; it knows no family. The values of the
 model's parameters are checked by the family that builds the model, and the sets, ``eps``
 and the times against the model by :func:`localize.window_report`. Every problem raises a
@@ -34,9 +39,15 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from localize.continuous import EstimateConfig
 from localize.errors import ConfigError
 
 TABLES = ("model", "process", "experiment")
+OPTIONAL_TABLES = ("estimate",)
+ESTIMATE_KEYS = ("samples", "inner_samples", "seed")
+# Budgets beyond these are typos (samples = 1e12 would never finish).
+MAX_SAMPLES = 10**9
+MAX_INNER_SAMPLES = 10**6
 PROCESS_KEYS = ("kind", "order")
 EXPERIMENT_KEYS = ("s_init", "s_target", "eps", "times")
 TIME_GRID_KEYS = ("start", "stop", "num")
@@ -73,6 +84,8 @@ class WindowConfig:
         eps: the error parameter in (0, 1).
         times: strictly increasing times, as floats.
         source: where the config came from (a path, or ``"<string>"``).
+        estimate: the ``[estimate]`` table as an :class:`EstimateConfig`, or ``None`` when
+            absent (the defaults of :class:`EstimateConfig` then apply).
     """
 
     family: str
@@ -84,6 +97,7 @@ class WindowConfig:
     eps: float
     times: list
     source: str = "<string>"
+    estimate: EstimateConfig | None = None
 
 
 def _check_keys(table: Mapping, prefix: str, allowed, required) -> None:
@@ -132,15 +146,40 @@ def _times(value) -> list:
     return times
 
 
+def _estimate(table: Mapping) -> EstimateConfig:
+    _check_keys(table, "estimate", ESTIMATE_KEYS, ())
+    defaults = EstimateConfig()
+    values = {}
+    for key, lo, hi in (("samples", 2, MAX_SAMPLES), ("inner_samples", 2, MAX_INNER_SAMPLES),
+                        ("seed", 0, 2**63 - 1)):
+        v = table.get(key, getattr(defaults, key))
+        if not _is_int(v) or not lo <= v <= hi:
+            raise _fail(f"estimate.{key}", v, f"an integer in {lo}..{hi}")
+        values[key] = v
+    return EstimateConfig(**values)
+
+
+def _family_keys(spec) -> tuple[tuple, tuple]:
+    """``(allowed, required)`` model keys from a ``families`` entry (see parse_config)."""
+    if isinstance(spec, Mapping):
+        params = tuple(spec.get("params", ()))
+        required = spec.get("required")
+        return params, params if required is None else tuple(required)
+    return tuple(spec), ()
+
+
 def parse_config(data: Mapping, source: str = "<string>", families=None) -> WindowConfig:
     """Check the structure and types of a config already read from TOML.
 
     Args:
         data: the TOML document as a dictionary.
         source: where it came from, for :attr:`WindowConfig.source`.
-        families: optional mapping from family name to its parameter names; when given, the
-            family and the keys of ``[model]`` are checked against it here (the command line
-            passes the registry of :mod:`synthetic`).
+        families: optional mapping from family name to either its parameter names (any may
+            be given, none is required here) or a mapping ``{"params": [...], "required":
+            [...]}`` like the entries of ``synthetic.families_info()`` (``required`` ``None``
+            means every parameter); when given, the family and the keys of ``[model]`` are
+            checked against it here (the command line passes the registry of
+            :mod:`synthetic`).
 
     Returns:
         A :class:`WindowConfig`.
@@ -151,8 +190,9 @@ def parse_config(data: Mapping, source: str = "<string>", families=None) -> Wind
     if not isinstance(data, Mapping):
         raise _fail("config", data, "a TOML document")
     for key, value in data.items():
-        if key not in TABLES:
-            raise ConfigError(f"{key}: unknown table; expected the tables {', '.join(TABLES)}")
+        if key not in TABLES + OPTIONAL_TABLES:
+            raise ConfigError(f"{key}: unknown table; expected the tables {', '.join(TABLES)} "
+                              f"and optionally {', '.join(OPTIONAL_TABLES)}")
         if not isinstance(value, Mapping):
             raise _fail(key, value, f"a table [{key}]")
     for key in TABLES:
@@ -169,8 +209,9 @@ def parse_config(data: Mapping, source: str = "<string>", families=None) -> Wind
     if families is not None:
         if family not in families:
             raise _fail("model.family", family, f"one of {', '.join(sorted(families))}")
-        allowed = ("family",) + tuple(families[family])
-        _check_keys(model, "model", allowed, allowed)
+        params_allowed, params_required = _family_keys(families[family])
+        _check_keys(model, "model", ("family",) + params_allowed,
+                    ("family",) + params_required)
 
     _check_keys(process, "process", PROCESS_KEYS, ("kind",))
     kind = process["kind"]
@@ -189,7 +230,9 @@ def parse_config(data: Mapping, source: str = "<string>", families=None) -> Wind
     if not _is_number(eps) or not 0.0 < eps < 1.0:
         raise _fail("experiment.eps", eps, "a number in (0, 1)")
     times = _times(experiment["times"])
-    return WindowConfig(family, params, kind, order, s_init, s_target, float(eps), times, source)
+    estimate = _estimate(data["estimate"]) if "estimate" in data else None
+    return WindowConfig(family, params, kind, order, s_init, s_target, float(eps), times, source,
+                        estimate)
 
 
 def load_config(path, families=None) -> WindowConfig:

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 
+from localize.continuous import ContinuousModel, EstimateConfig
+from localize.errors import bad
 from localize.posterior import NEG_INF, label_law, log_set_weights
 
 
@@ -48,12 +52,41 @@ def forward_reverse(model, t, mask) -> ForwardReverse:
     return ForwardReverse(log_p + model.log_adjoint(t, log_r), model.view(t).log_clean)
 
 
-def forward_reverse_label_law(model, t, mask):
+def forward_reverse_label_law(model, t, mask, *, key=None, config: EstimateConfig | None = None):
     """``P(label(X^{S,t}) = theta) = E_{Y~p_t^S}[pi_t(theta|Y)]`` for every ``theta``.
 
     This is the "probability the resample keeps the feature" of the paper's experiments.
+    For a finite :class:`localize.Model` it is exact (and traceable); a
+    :class:`~localize.continuous.ContinuousModel` answers through its ``fr_label_law`` hook
+    (exact, quadrature or Monte Carlo), at one time or a vector of times.
+
+    Args:
+        model: a :class:`localize.Model` or a :class:`~localize.continuous.ContinuousModel`.
+        t: the time ``T-hat`` (continuous models: a number or a 1-D array of times).
+        mask: ``(K,)`` boolean mask of ``S``.
+        key: continuous models only: the ``jax.random`` key (default: from
+            ``config.seed``).
+        config: continuous models only: the Monte Carlo budget (default
+            :class:`EstimateConfig`).
 
     Returns:
-        ``(K,)`` probabilities.
+        ``(K,)`` probabilities for a finite model; for a continuous model an
+        :class:`~localize.continuous.Estimate` whose ``value`` and ``se`` are ``(K,)`` for a
+        scalar ``t`` and ``(n_times, K)`` for a vector.
     """
-    return label_law(model.log_weights, model.view(t).log_noised, mask)
+    if not isinstance(model, ContinuousModel):
+        return label_law(model.log_weights, model.view(t).log_noised, mask)
+    config = EstimateConfig() if config is None else config
+    if not isinstance(config, EstimateConfig):
+        raise bad("config", config, "an EstimateConfig or None")
+    key = jax.random.key(config.seed) if key is None else key
+    mask = np.asarray(mask, dtype=bool)
+    scalar = np.ndim(t) == 0
+    ts = np.atleast_1d(np.asarray(t, dtype=np.float64))
+    lw = np.asarray(model.log_weights)
+    est = model.fr_label_law(key, ts, np.asarray(log_set_weights(lw, mask)), config)
+    if not scalar:
+        return est
+    first = lambda a: None if a is None else np.asarray(a)[0]  # noqa: E731
+    return est._replace(**{f: first(getattr(est, f)) for f in
+                           ("value", "se", "bias", "error", "log_overlap", "log_overlap_se")})

@@ -3,7 +3,12 @@
 One jitted function computes every per-time quantity for a chunk of times (``vmap`` inside,
 stable shapes, so a second call with the same shapes does not compile again); the report
 walks the chunks with a progress bar and then applies Definition 4 and Theorem 2 on the
-grid. Keys of :meth:`WindowReport.to_json` are fixed by issue 2 of the project.
+grid. Keys of :meth:`WindowReport.to_json` are fixed by issue 2 of the project; later keys
+(per-curve methods, standard errors, biases, threshold intervals) only extend them.
+
+A :class:`~localize.continuous.ContinuousModel` goes to :mod:`localize.continuous_report`,
+which fills the same :class:`WindowReport` from estimated curves and refines the thresholds
+between grid times.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from jax.nn import logsumexp
 from tqdm.auto import tqdm
 
 from localize import divergences as dv
+from localize.continuous import ContinuousModel, EstimateConfig
 from localize.errors import LocalizeError, bad
 from localize.model import Model, set_mask
 from localize.posterior import log_set_weights
@@ -124,6 +130,9 @@ def window_curves(model: Model, s_init, s_target, times, *, progress=None) -> Wi
     Raises:
         LocalizeError: on bad sets or times, or if a NaN would escape.
     """
+    if isinstance(model, ContinuousModel):
+        raise bad("model", type(model).__name__, "a finite Model (continuous models have "
+                  "estimated curves: use window_report)")
     k = model.n_components
     init = set_mask(k, s_init, "s_init")
     target = set_mask(k, s_target, "s_target")
@@ -156,12 +165,34 @@ def _list(a):
     return None if a is None else [float(x) for x in a]
 
 
+# The per-time curves of a report, in the order of WindowCurves.
+CURVES = WindowCurves._fields
+# The curves of the forward-reverse experiment, which carry an inner-sample bias.
+FR_CURVES = ("fr_tv_target", "fr_tv_init", "fr_tv_full")
+THRESHOLDS = ("T_start", "T_end", "T_before_C", "T_after_C")
+
+
 @dataclasses.dataclass(frozen=True)
 class WindowReport:
-    """Exact curves, thresholds, window and the Theorem 2 check for one experiment.
+    """Curves, thresholds, window and the Theorem 2 check for one experiment.
 
     The fields of :meth:`to_json` named in issue 2 are fixed; the others are extras.
     Curves against an empty complement are ``None`` and their condition counts as met.
+
+    Extras shared by finite and continuous models:
+
+    * ``method``: curve name -> ``"exact"``, ``"closed-form"``, ``"quadrature"`` or
+      ``"monte-carlo"`` (``None`` for a curve that is ``None``); finite models are exact.
+    * ``<curve>_se``: per-time standard errors of every curve (zeros when nothing was
+      sampled; ``None`` with the curve), including ``log_overlap_*_se``.
+    * ``fr_tv_*_bias``: per-time bounds on the upward inner-sample bias of the
+      forward-reverse TVs (:func:`localize.estimate.mc_fr_tv`; zeros when exact).
+    * ``T_*_interval``: ``[lo, hi]`` around each threshold, or ``None`` with it: ``[T, T]``
+      on a finite grid; for continuous models the final bisection bracket, widened to the
+      crossings of the curve's ``value +- (3 se + error + bias)`` band when it is estimated
+      (:mod:`localize.continuous_report`).
+    * ``estimate``: ``{samples, inner_samples, seed}`` when a curve was estimated, else
+      ``None``; ``error_bound``: the largest deterministic error (quadrature, truncation).
     """
 
     times: list
@@ -187,43 +218,91 @@ class WindowReport:
     log_overlap_init_rest: list | None
     exit_mass_target: list | None
     bc_target_rest: list | None
-    method: str
+    method: dict
     error_bound: float
     model: dict
+    tv_init_target_se: list
+    tv_target_rest_se: list | None
+    log_overlap_target_rest_se: list | None
+    tv_init_rest_se: list | None
+    log_overlap_init_rest_se: list | None
+    fr_tv_target_se: list
+    fr_tv_init_se: list
+    fr_tv_full_se: list
+    label_mass_target_se: list
+    exit_mass_target_se: list | None
+    bc_target_rest_se: list | None
+    fr_tv_target_bias: list
+    fr_tv_init_bias: list
+    fr_tv_full_bias: list
+    T_start_interval: list | None
+    T_end_interval: list | None
+    T_before_C_interval: list | None
+    T_after_C_interval: list | None
+    estimate: dict | None
 
     def to_json(self) -> dict:
         """A JSON-ready dictionary (lists are per time, in order; no NaN)."""
         return dataclasses.asdict(self)
 
+    def _methods(self) -> str:
+        used = {m for m in self.method.values() if m is not None}
+        if len(used) == 1:
+            return used.pop()
+        return ", ".join(f"{c}: {m}" for c, m in self.method.items() if m is not None)
+
     def to_text(self) -> str:
-        """A readable table of the curves followed by the thresholds and the verdict."""
+        """A readable table of the curves followed by the thresholds and the verdict.
+
+        Estimated curves show ``value±se``; the thresholds show their intervals when these
+        are not a single point.
+        """
         cols = [
-            ("t", self.times),
-            ("TV(init,tgt)", self.tv_init_target),
-            ("TV(tgt,rest)", self.tv_target_rest),
-            ("TV(init,rest)", self.tv_init_rest),
-            ("FR->tgt", self.fr_tv_target),
-            ("FR->init", self.fr_tv_init),
-            ("FR->full", self.fr_tv_full),
-            ("P(label in tgt)", self.label_mass_target),
+            ("t", self.times, None),
+            ("TV(init,tgt)", self.tv_init_target, self.tv_init_target_se),
+            ("TV(tgt,rest)", self.tv_target_rest, self.tv_target_rest_se),
+            ("TV(init,rest)", self.tv_init_rest, self.tv_init_rest_se),
+            ("FR->tgt", self.fr_tv_target, self.fr_tv_target_se),
+            ("FR->init", self.fr_tv_init, self.fr_tv_init_se),
+            ("FR->full", self.fr_tv_full, self.fr_tv_full_se),
+            ("P(label in tgt)", self.label_mass_target, self.label_mass_target_se),
         ]
-        width = 16
-        lines = ["".join(f"{name:>{width}}" for name, _ in cols)]
+        estimated = any(se is not None and any(x > 0 for x in se) for _, _, se in cols)
+        width = 20 if estimated else 16
+        lines = ["".join(f"{name:>{width}}" for name, _, _ in cols)]
         for i in range(len(self.times)):
             row = []
-            for _name, values in cols:
-                cell = "-" if values is None else f"{values[i]:.6g}"
+            for _name, values, se in cols:
+                if values is None:
+                    cell = "-"
+                elif se is not None and se[i] > 0:
+                    cell = f"{values[i]:.5g}±{se[i]:.2g}"
+                else:
+                    cell = f"{values[i]:.6g}"
                 row.append(f"{cell:>{width}}")
             lines.append("".join(row))
         fmt = lambda v: "none" if v is None else f"{v:.6g}"  # noqa: E731
+
+        def fmt_t(name):
+            v, iv = getattr(self, name), getattr(self, f"{name}_interval")
+            if v is None or iv is None or iv[0] == iv[1]:
+                return fmt(v)
+            return f"{fmt(v)} in [{fmt(iv[0])}, {fmt(iv[1])}]"
+
         held = {None: "vacuous (no grid time in [T_end, T_start])", True: "holds", False: "FAILS"}
         lines += [
             "",
             f"eps = {self.eps:g}   S_init = {self.s_init}   S_target = {self.s_target}   "
-            f"method = {self.method} (error bound {self.error_bound:.1g})",
-            f"T_end = {fmt(self.T_end)}   T_start = {fmt(self.T_start)}",
-            f"critical window [T_after_C, T_before_C] = [{fmt(self.T_after_C)}, "
-            f"{fmt(self.T_before_C)}]",
+            f"method = {self._methods()} (error bound {self.error_bound:.1g})",
+        ]
+        if self.estimate is not None:
+            e = self.estimate
+            lines.append(f"estimated: {e['samples']} samples ({e['inner_samples']} inner) per "
+                         f"time, seed {e['seed']}; ± is one standard error")
+        lines += [
+            f"T_end = {fmt_t('T_end')}   T_start = {fmt_t('T_start')}",
+            f"critical window [T_after_C, T_before_C] = [{fmt_t('T_after_C')}, "
+            f"{fmt_t('T_before_C')}]",
             f"W = {self.W:.6g}   Theorem 2 bound eps(1 + max(1,W)/sqrt 2) = "
             f"{self.bound_theorem2:.6g}   Theorem 2 {held[self.theorem2_holds]}"
             + ("" if self.theorem2_margin is None else f" (margin {self.theorem2_margin:.3g})"),
@@ -239,22 +318,29 @@ def _check_eps(eps) -> float:
     return float(eps)
 
 
-def window_report(model: Model, s_init, s_target, eps, times, *, progress=None) -> WindowReport:
+def window_report(model, s_init, s_target, eps, times, *, progress=None,
+                  estimate: EstimateConfig | None = None) -> WindowReport:
     """Everything ``localize window`` prints, for one model and two nested sets.
 
-    Computes the exact curves (:func:`window_curves`), then ``T_start``, ``T_end``,
+    For a finite :class:`localize.Model`, computes the exact curves
+    (:func:`window_curves`), then ``T_start``, ``T_end``,
     ``T^C_before`` and ``T^C_after`` over the grid (Definition 4 with
     ``S_after = S_init`` and ``S_before = S_target``), ``W = w(Theta - S_target) / w(S_target)``,
     the bound ``eps (1 + max(1, W) / sqrt 2)`` of Theorem 2 and whether it held at every
-    grid time in ``[T_end, T_start]``.
+    grid time in ``[T_end, T_start]``. For a
+    :class:`~localize.continuous.ContinuousModel`, the same report from the model's curve
+    hooks (exact, quadrature or Monte Carlo), with thresholds refined between grid times
+    (:func:`localize.continuous_report.continuous_window_report`).
 
     Args:
-        model: a :class:`localize.Model`.
+        model: a :class:`localize.Model` or a :class:`~localize.continuous.ContinuousModel`.
         s_init: component indices of ``S_init``.
         s_target: component indices of ``S_target``, containing ``s_init``.
         eps: the error parameter in (0, 1).
         times: strictly increasing points of the index set.
         progress: show a progress bar (see :func:`window_curves`).
+        estimate: the Monte Carlo budget and seed for curves a continuous model estimates
+            (default :class:`~localize.continuous.EstimateConfig`); unused by finite models.
 
     Returns:
         A :class:`WindowReport`.
@@ -264,6 +350,13 @@ def window_report(model: Model, s_init, s_target, eps, times, *, progress=None) 
         ...                         pmfs=[[1, 0, 0, 0], [0, 0, 0, 1]], process="truncation")
         >>> report = localize.window_report(model, [0], [0, 1], 0.1, [0, 1, 2])
     """
+    if isinstance(model, ContinuousModel):
+        from localize.continuous_report import continuous_window_report
+
+        return continuous_window_report(model, s_init, s_target, eps, times,
+                                        progress=progress, estimate=estimate)
+    if estimate is not None and not isinstance(estimate, EstimateConfig):
+        raise bad("estimate", estimate, "an EstimateConfig or None")
     eps = _check_eps(eps)
     curves = window_curves(model, s_init, s_target, times, progress=progress)
     k = model.n_components
@@ -289,6 +382,19 @@ def window_report(model: Model, s_init, s_target, eps, times, *, progress=None) 
             margin = float(slack.min())
             holds = bool(margin >= -THEOREM2_TOL - model.error_bound)
     finite = lambda a: None if a is None else np.maximum(a, -1e308)  # noqa: E731
+    present = {
+        "tv_target_rest": has_rest_t, "log_overlap_target_rest": has_rest_t,
+        "tv_init_rest": has_rest_i, "log_overlap_init_rest": has_rest_i,
+        "exit_mass_target": has_rest_t, "bc_target_rest": has_rest_t,
+    }
+    zeros = [0.0] * times.size
+    ses = {f"{name}_se": (zeros if present.get(name, True) else None) for name in CURVES}
+    thresholds = {
+        "T_start": t_s,
+        "T_end": t_e,
+        "T_before_C": t_before_c(times, c.tv_init_target, tv_tr, eps, log_overlap=lo_tr),
+        "T_after_C": t_after_c(times, tv_ir, eps, log_overlap=lo_ir),
+    }
     return WindowReport(
         times=_list(times),
         tv_init_target=_list(c.tv_init_target),
@@ -298,10 +404,7 @@ def window_report(model: Model, s_init, s_target, eps, times, *, progress=None) 
         fr_tv_init=_list(c.fr_tv_init),
         fr_tv_full=_list(c.fr_tv_full),
         label_mass_target=_list(c.label_mass_target),
-        T_start=t_s,
-        T_end=t_e,
-        T_before_C=t_before_c(times, c.tv_init_target, tv_tr, eps, log_overlap=lo_tr),
-        T_after_C=t_after_c(times, tv_ir, eps, log_overlap=lo_ir),
+        **thresholds,
         W=w_ratio,
         bound_theorem2=bound,
         theorem2_holds=holds,
@@ -314,7 +417,13 @@ def window_report(model: Model, s_init, s_target, eps, times, *, progress=None) 
         log_overlap_init_rest=_list(finite(lo_ir)),
         exit_mass_target=_list(c.exit_mass_target) if has_rest_t else None,
         bc_target_rest=_list(c.bc_target_rest) if has_rest_t else None,
-        method=model.method,
+        method={name: (model.method if present.get(name, True) else None) for name in CURVES},
         error_bound=float(model.error_bound),
         model=model.describe(),
+        **ses,
+        **{f"{name}_bias": zeros for name in FR_CURVES},
+        # On a grid the thresholds are grid times themselves: no uncertainty.
+        **{f"{name}_interval": (None if v is None else [v, v])
+           for name, v in thresholds.items()},
+        estimate=None,
     )

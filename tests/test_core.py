@@ -436,7 +436,14 @@ def test_window_report_matches_oracle(name, eps):
             close(j["theorem2_margin"], exp["theorem2_margin"], rtol=1e-11)
         assert j["eps"] == eps
         assert j["s_init"] == sorted(s_init) and j["s_target"] == sorted(s_target)
-        assert j["method"] == "exact" and j["error_bound"] == 0.0
+        # Every curve is exact; a curve against an empty complement has no method.
+        assert {m for m in j["method"].values() if m is not None} == {"exact"}
+        for name, m in j["method"].items():
+            assert (m is None) == (j[name] is None), name
+            assert (j[f"{name}_se"] is None) == (j[name] is None), name
+        assert j["error_bound"] == 0.0 and j["estimate"] is None
+        for name in ("T_start", "T_end", "T_before_C", "T_after_C"):
+            assert j[f"{name}_interval"] == (None if j[name] is None else [j[name]] * 2)
         model = j["model"]
         assert model["family"] == "finite" and model["alphabet"] == c.a
         assert model["length"] == c.length
