@@ -48,6 +48,16 @@ CORE_SOURCES = (
     "figures/_common.py",
 )
 
+# The Gaussian path of issue 3, which every Gaussian figure depends on.
+GAUSSIAN_SOURCES = (
+    "synthetic/gaussian_mixture.py",
+    "synthetic/gaussian_exact.py",
+    "localize/channels.py",
+    "localize/continuous.py",
+    "localize/continuous_report.py",
+    "localize/estimate.py",
+)
+
 
 def output_dir(fast: bool, out_dir=None) -> Path:
     """Where the PNGs go: ``figures/`` for real runs, ``figures/fast/`` for ``--fast``."""
@@ -218,7 +228,8 @@ def style():
     return sns.color_palette("colorblind")
 
 
-def save(fig, name: str, data: dict, script: str, out_dir=None, footer_y: float = 0.001) -> Path:
+def save(fig, name: str, data: dict, script: str, out_dir=None, footer_y: float = 0.001,
+         estimated: bool = False) -> Path:
     """Write ``<output dir>/<name>.png`` with a provenance footer and close the figure.
 
     Args:
@@ -228,6 +239,8 @@ def save(fig, name: str, data: dict, script: str, out_dir=None, footer_y: float 
         script: the figure script's ``__file__``, named in the footer.
         out_dir: override the output directory.
         footer_y: height of the footer line in figure coordinates (below any bottom legend).
+        estimated: whether the figure also shows Monte Carlo estimates (the footer then says
+            so instead of "all values exact").
 
     Returns:
         The path of the PNG.
@@ -240,7 +253,9 @@ def save(fig, name: str, data: dict, script: str, out_dir=None, footer_y: float 
     odir = output_dir(fast, out_dir)
     odir.mkdir(parents=True, exist_ok=True)
     path = odir / f"{name}.png"
-    mode = "FAST PREVIEW (reduced sizes)" if fast else "all values exact"
+    mode = "exact curves, estimated markers" if estimated else "all values exact"
+    if fast:
+        mode = "FAST PREVIEW (reduced sizes)"
     fig.text(0.995, footer_y, f"{mode}; localize {localize.__version__}; "
              f"python -m figures.make_all ({Path(script).name})",
              ha="right", va="bottom", fontsize=7, color="0.45")

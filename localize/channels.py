@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from localize.errors import bad
+from localize.processes import time_array
 
 # exp(2t) - 1 overflows a double past t ~ 354.9; beyond 350 the OU channel has erased every
 # difference a double can hold anyway.
@@ -65,18 +66,9 @@ class GaussianChannel(abc.ABC):
             LocalizeError: naming ``times`` when a time is negative, NaN, too large or out of
                 order.
         """
-        try:
-            arr = np.asarray(times, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise bad("times", times, "a list of numbers") from None
-        if arr.ndim != 1 or arr.size == 0:
-            raise bad("times", times, "a non-empty list of numbers")
-        if not np.all(np.isfinite(arr)):
-            raise bad("times", times, f"finite points of {self.index_set}")
+        arr = time_array(times, self.index_set)
         if arr.min() < 0 or arr.max() > self.max_time:
             raise bad("times", times, f"points of {self.index_set}")
-        if arr.size > 1 and not np.all(np.diff(arr) > 0):
-            raise bad("times", times, "strictly increasing times")
         return arr
 
     @abc.abstractmethod

@@ -43,7 +43,6 @@ from tqdm.auto import tqdm
 
 from localize.continuous import METHODS, ContinuousModel, Estimate, EstimateConfig
 from localize.errors import LocalizeError, bad
-from localize.model import set_mask
 from localize.posterior import log_set_weights
 from localize.report import (
     CURVES,
@@ -52,8 +51,8 @@ from localize.report import (
     WindowReport,
     _check_eps,
     _list,
+    _nested_sets,
     _nonempty,
-    _positive_set,
 )
 from localize.windows import theorem2_bound
 
@@ -99,7 +98,9 @@ def _check_estimate(name: str, est, n: int) -> Estimate:
         v = np.clip(arrays["value"], 0.0, 1.0)
         with np.errstate(divide="ignore"):
             arrays["log_overlap"] = np.log1p(-v)
-            arrays["log_overlap_se"] = np.where(v < 1.0, arrays["se"] / (1.0 - v), 0.0)
+        # Delta method; at v = 1 the overlap is 0 and its log has no standard error to give.
+        arrays["log_overlap_se"] = np.divide(arrays["se"], 1.0 - v, out=np.zeros(n),
+                                             where=v < 1.0)
     if arrays["log_overlap_se"] is None:
         arrays["log_overlap_se"] = np.zeros(n)
     return est._replace(**arrays)
@@ -256,17 +257,12 @@ def continuous_window_report(model: ContinuousModel, s_init, s_target, eps, time
         raise bad("estimate", estimate, "an EstimateConfig or None")
     if config.seed > MAX_SEED:
         raise bad("estimate.seed", config.seed, f"an integer in 0..{MAX_SEED}")
-    k = model.n_components
-    init = set_mask(k, s_init, "s_init")
-    target = set_mask(k, s_target, "s_target")
-    if np.any(init & ~target):
-        raise bad("s_init", list(s_init), f"a subset of s_target = {list(s_target)}")
-    _positive_set(model, init, "s_init")
+    init, target = _nested_sets(model, s_init, s_target)
     times = model.process.validate_times(times)
     has_rest_t, has_rest_i = _nonempty(model, ~target), _nonempty(model, ~init)
     lw = np.asarray(model.log_weights)
     row = lambda m: np.asarray(log_set_weights(lw, m))  # noqa: E731
-    every = np.ones(k, dtype=bool)
+    every = np.ones(model.n_components, dtype=bool)
     root = jax.random.key(config.seed)
     key = {name: jax.random.fold_in(root, i) for i, name in enumerate(CURVES)}
 

@@ -61,16 +61,7 @@ class Process(abc.ABC):
         Raises:
             LocalizeError: when a time is outside ``I`` or the times are not increasing.
         """
-        try:
-            arr = np.asarray(times, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise bad("times", times, "a list of numbers") from None
-        if arr.ndim != 1 or arr.size == 0:
-            raise bad("times", times, "a non-empty list of numbers")
-        if not np.all(np.isfinite(arr)):
-            raise bad("times", times, f"finite points of the index set ({self.index_set})")
-        if arr.size > 1 and not np.all(np.diff(arr) > 0):
-            raise bad("times", times, "strictly increasing times")
+        arr = time_array(times, f"the index set ({self.index_set})")
         if self.discrete_time:
             if not np.all(arr == np.round(arr)) or arr.min() < 0 or arr.max() > self.length:
                 raise bad("times", times, f"points of the index set, {self.index_set}")
@@ -93,6 +84,33 @@ class Process(abc.ABC):
     def describe(self) -> dict:
         """The process as a JSON-ready dictionary."""
         return {"kind": self.kind, "length": int(self.length)}
+
+
+def time_array(times, index_set: str) -> np.ndarray:
+    """The shape and order checks every process makes of a list of times.
+
+    Args:
+        times: a sequence of times.
+        index_set: the index set in words, for the message about non-finite times.
+
+    Returns:
+        The times as a non-empty, finite, strictly increasing float64 NumPy array (whether
+        they lie in the index set is the process's own check).
+
+    Raises:
+        LocalizeError: naming ``times``.
+    """
+    try:
+        arr = np.asarray(times, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise bad("times", times, "a list of numbers") from None
+    if arr.ndim != 1 or arr.size == 0:
+        raise bad("times", times, "a non-empty list of numbers")
+    if not np.all(np.isfinite(arr)):
+        raise bad("times", times, f"finite points of {index_set}")
+    if arr.size > 1 and not np.all(np.diff(arr) > 0):
+        raise bad("times", times, "strictly increasing times")
+    return arr
 
 
 def _deterministic(masked):

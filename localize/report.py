@@ -100,10 +100,17 @@ def _curves_chunk(model, init, target, rest_t, rest_i, ts):
     return jax.vmap(lambda t: _curves_at(model, init, target, rest_t, rest_i, t))(ts)
 
 
-def _positive_set(model, mask, name):
-    w = np.exp(np.asarray(model.log_weights))
-    if w[mask].sum() <= 0:
-        raise bad(name, np.flatnonzero(mask).tolist(), "a set of positive total weight")
+def _nested_sets(model, s_init, s_target):
+    """Masks of ``S_init`` and ``S_target``, checked: valid, nested, ``S_init`` of positive
+    weight."""
+    k = model.n_components
+    init = set_mask(k, s_init, "s_init")
+    target = set_mask(k, s_target, "s_target")
+    if np.any(init & ~target):
+        raise bad("s_init", list(s_init), f"a subset of s_target = {list(s_target)}")
+    if np.exp(np.asarray(model.log_weights))[init].sum() <= 0:
+        raise bad("s_init", np.flatnonzero(init).tolist(), "a set of positive total weight")
+    return init, target
 
 
 def _nonempty(model, mask):
@@ -133,12 +140,7 @@ def window_curves(model: Model, s_init, s_target, times, *, progress=None) -> Wi
     if isinstance(model, ContinuousModel):
         raise bad("model", type(model).__name__, "a finite Model (continuous models have "
                   "estimated curves: use window_report)")
-    k = model.n_components
-    init = set_mask(k, s_init, "s_init")
-    target = set_mask(k, s_target, "s_target")
-    if np.any(init & ~target):
-        raise bad("s_init", list(s_init), f"a subset of s_target = {list(s_target)}")
-    _positive_set(model, init, "s_init")
+    init, target = _nested_sets(model, s_init, s_target)
     times = model.process.validate_times(times)
     # Placeholders keep the shapes (and the compilation) fixed when a complement is empty.
     rest_t = ~target if _nonempty(model, ~target) else target
@@ -359,8 +361,7 @@ def window_report(model, s_init, s_target, eps, times, *, progress=None,
         raise bad("estimate", estimate, "an EstimateConfig or None")
     eps = _check_eps(eps)
     curves = window_curves(model, s_init, s_target, times, progress=progress)
-    k = model.n_components
-    init, target = set_mask(k, s_init, "s_init"), set_mask(k, s_target, "s_target")
+    init, target = _nested_sets(model, s_init, s_target)
     times = model.process.validate_times(times)
     has_rest_t, has_rest_i = _nonempty(model, ~target), _nonempty(model, ~init)
     c = curves

@@ -104,6 +104,42 @@ def _pair_arrays(tab):
 # Theorem 2
 
 
+def add_theorem2_cases(tally: Tally, t, arr, eps: float, axes, where: dict):
+    """Record Theorem 2 as stated at every grid time in ``[T_end(eps), T_start(eps)]``.
+
+    Args:
+        tally: the claim's tally.
+        t: ``(n,)`` grid times.
+        arr: per nested pair (columns): ``tv_it`` and ``tv_rest`` / ``lo_rest`` (``(n, P)``
+            curves, the latter ignored where ``has_rest`` is false), ``w`` (``W`` per pair)
+            and ``lhs`` (``TV(p^{S_init,t}, p^{S_target})``, ``(n, P)``).
+        eps: the error parameter.
+        axes: the tally's axes (times, pairs).
+        where: what the cases have in common (the instance).
+
+    Returns:
+        ``(windows, vacuous, ratio)``: pairs with a grid time in the window, pairs without
+        one, and the largest ``lhs / bound`` inside a window.
+    """
+    n_pairs = len(arr["w"])
+    has_rest = arr.get("has_rest", [True] * n_pairs)
+    inside = np.zeros((t.size, n_pairs), bool)
+    for j in range(n_pairs):
+        rest = has_rest[j]
+        start = t_start(t, arr["tv_rest"][:, j] if rest else None, eps,
+                        log_overlap=arr["lo_rest"][:, j] if rest else None)
+        end = t_end(t, arr["tv_it"][:, j], eps)
+        if start is not None and end is not None:
+            inside[:, j] = (t >= end) & (t <= start)
+    found = inside.any(axis=0)
+    if not found.any():
+        return 0, int((~found).sum()), 0.0
+    bound = np.array([theorem2_bound(eps, w) for w in arr["w"]])
+    ratio = float(np.max(np.where(inside, arr["lhs"] / bound, 0.0)))
+    tally.add(arr["lhs"], bound[None], valid=inside, axes=axes, where={**where, "eps": eps})
+    return int(found.sum()), int((~found).sum()), ratio
+
+
 def theorem2(catalog) -> ClaimResult:
     """Theorem 2 of [LKC25] as stated.
 
@@ -119,26 +155,10 @@ def theorem2(catalog) -> ClaimResult:
     for inst, tab in _general(catalog, tally):
         t = tab.times
         arr = _pair_arrays(tab)
-        n_pairs = len(arr["labels"])
         axes = [("t", t.tolist()), ("S_init->S_target", arr["labels"])]
         for eps in inst.eps:
-            inside = np.zeros((t.size, n_pairs), bool)
-            for j in range(n_pairs):
-                rest = arr["has_rest"][j]
-                start = t_start(t, arr["tv_rest"][:, j] if rest else None, eps,
-                                log_overlap=arr["lo_rest"][:, j] if rest else None)
-                end = t_end(t, arr["tv_it"][:, j], eps)
-                if start is not None and end is not None:
-                    inside[:, j] = (t >= end) & (t <= start)
-            found = inside.any(axis=0)
-            windows += int(found.sum())
-            vacuous += int((~found).sum())
-            if not found.any():
-                continue
-            bound = np.array([theorem2_bound(eps, w) for w in arr["w"]])
-            ratio = max(ratio, float(np.max(np.where(inside, arr["lhs"] / bound, 0.0))))
-            tally.add(arr["lhs"], bound[None], valid=inside, axes=axes,
-                      where={"instance": inst.name, "eps": eps})
+            w, v, r = add_theorem2_cases(tally, t, arr, eps, axes, {"instance": inst.name})
+            windows, vacuous, ratio = windows + w, vacuous + v, max(ratio, r)
     tally.note(windows=windows, vacuous=vacuous, max_ratio_lhs_to_bound=ratio)
     return tally.result("theorem2", "Theorem 2: TV(p^{S_init,T}, p^{S_target}) <= "
                         "eps (1 + max(1,W)/sqrt2) for every grid T in [T_end(eps), T_start(eps)]")

@@ -248,8 +248,10 @@ class GaussianMixture(ContinuousModel):
 
 jax.tree_util.register_dataclass(
     GaussianMixture,
-    data_fields=["means", "log_w", "variances", "evals", "evecs"],
-    meta_fields=["proc", "cov_kind", "ambient_dim"],
+    # ambient_dim is only reported, never computed with: as data, models reduced from
+    # different dimensions share every compilation.
+    data_fields=["means", "log_w", "variances", "evals", "evecs", "ambient_dim"],
+    meta_fields=["proc", "cov_kind"],
 )
 
 

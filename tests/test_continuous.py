@@ -49,8 +49,8 @@ class MonteCarloOnly(GaussianMixture):
 
 
 jax.tree_util.register_dataclass(
-    MonteCarloOnly, data_fields=["means", "log_w", "variances", "evals", "evecs"],
-    meta_fields=["proc", "cov_kind", "ambient_dim"])
+    MonteCarloOnly, data_fields=["means", "log_w", "variances", "evals", "evecs", "ambient_dim"],
+    meta_fields=["proc", "cov_kind"])
 
 
 def mc_only(*args, **kwargs) -> MonteCarloOnly:
