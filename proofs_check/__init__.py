@@ -3,8 +3,10 @@
 Each claim of Li, Karan & Chen, *Blink of an eye* (ICML 2025) [LKC25], and Lemma 15 of
 Li & Chen (ICML 2024) [LC24], is a function ``claim(catalog) -> ClaimResult`` that checks an
 inequality on every case of a catalog of exact instances (:mod:`proofs_check.catalog`) and
-reports the worst one (:mod:`proofs_check.result`). :data:`CLAIMS` maps the stable names
-used by ``localize check --only NAME`` to the functions; :func:`run_all` runs them.
+reports the worst one (:mod:`proofs_check.result`). The Gaussian claims
+(:mod:`proofs_check.gaussian`) build their own exact instances and ignore the catalog.
+:data:`CLAIMS` maps the stable names used by ``localize check --only NAME`` to the functions;
+:func:`run_all` runs them.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from proofs_check.claims import (
     theorem2_sharp_c,
 )
 from proofs_check.examples import example3, example5, example7
+from proofs_check.gaussian import CLAIMS as GAUSSIAN_CLAIMS
 from proofs_check.result import TOL, ClaimResult, Tally
 
 CLAIMS = {
@@ -48,6 +51,8 @@ CLAIMS = {
     "example3": example3,
     "example5": example5,
     "example7": example7,
+    # Gaussian mixtures under diffusion ([LKC25] §4.1, §5): their own exact instances.
+    **GAUSSIAN_CLAIMS,
 }
 
 

@@ -30,6 +30,10 @@ EXPECTED = (
     "theorem2", "theorem2_sharp_a", "theorem2_sharp_b", "theorem2_sharp_c", "lemma1", "lemma3",
     "lemma4", "lemma7", "remark2", "dpi", "lc24_lemma15", "corollary2", "example3", "example5",
     "example7",
+    # issue 3: Gaussian mixtures under diffusion (proofs_check/gaussian.py)
+    "gaussian_example1", "gaussian_example2", "gaussian_theorem2", "gaussian_theorem2_sharp_a",
+    "gaussian_theorem2_sharp_b", "gaussian_theorem2_sharp_c", "gaussian_corollary1",
+    "gaussian_corollary2", "gaussian_speciation",
 )
 
 
