@@ -8,6 +8,10 @@ script: each computes its exact arrays once (cached in ``figures/data/``, or in
 FIGURES = (
     "fig_example3",
     "fig_example5",
+    "fig_gaussian_example1",
+    "fig_gaussian_example2",
+    "fig_gaussian_hierarchy",
+    "fig_gaussian_speciation",
     "fig_structured",
     "fig_theorem2",
 )

@@ -28,6 +28,10 @@ from figures import FIGURES, _common  # noqa: E402
 NAMES = {
     "fig_example3": "example3_window",
     "fig_example5": "example5_windows",
+    "fig_gaussian_example1": "gaussian_example1",
+    "fig_gaussian_example2": "gaussian_example2",
+    "fig_gaussian_hierarchy": "gaussian_hierarchy",
+    "fig_gaussian_speciation": "gaussian_speciation",
     "fig_structured": "structured_staircase",
     "fig_theorem2": "theorem2_bound",
 }
@@ -121,6 +125,57 @@ def test_fast_numbers_agree_with_the_paper_and_the_closed_forms(fast_run):
     assert np.all(th["lhs"] <= th["bound_c"] + 1e-12)
     assert int(th["report_checks"]) == int(th["report_consistent"]) == int(th["report_holds"])
     assert int(th["report_checks"]) > 0
+
+
+def test_fast_gaussian_numbers_agree_with_the_closed_forms(fast_run):
+    out, _ = fast_run
+    eps = 0.1
+    # Example 1 (theory.md §3.1): the exact window is ln(||mu|| / Phi^-1(1 - eps^2/2)),
+    # ln(||mu|| / Phi^-1(1/2 + eps)) for every d; the paper's endpoints contain it.
+    g1 = _arrays(out / "data" / "gaussian_example1.npz")
+    assert float(g1["max_dev_across_d"]) < 1e-12
+    assert float(g1["max_dev_closed_form"]) < 1e-10
+    np.testing.assert_allclose(g1["T_after_C"], 1.3564135510977757, atol=1e-8)
+    np.testing.assert_allclose(g1["T_before_C"], 3.675579874357647, atol=1e-8)
+    assert float(g1["paper_T_after_C"]) < g1["T_after_C"].min()
+    assert g1["T_before_C"].max() < float(g1["paper_T_before_C"])
+    t = g1["times"]
+    for d in g1["dims"]:
+        # Theorem 2 on both sides of the window (W = 1 after, S_before = Theta before).
+        assert g1[f"d{d}_fr_tv_init"][t <= g1["T_after_C"][0]].max() <= eps / np.sqrt(2)
+        assert g1[f"d{d}_fr_tv_full"][t >= g1["T_before_C"][0]].max() <= eps
+    assert np.all(np.abs(g1["mc_z"]) < 4.0)  # full-d Monte Carlo vs exact, in se
+
+    # Example 2: the width is bounded; at d = 1e4 both ends sit at 1/2 ln(2d) + O(1).
+    g2 = _arrays(out / "data" / "gaussian_example2.npz")
+    big = list(g2["dims"]).index(10_000)
+    width = g2["T_before_C"][big] - g2["T_after_C"][big]
+    off_a, off_b = g2["equilateral_offsets"]
+    assert 2.4 < off_b - off_a < 2.6
+    np.testing.assert_allclose(width, off_b - off_a, atol=0.1)
+    np.testing.assert_allclose(g2["T_after_C"][big] - 0.5 * np.log(2e4), off_a, atol=0.1)
+    fin = np.isfinite(g2["T_before_C"])
+    assert np.all(g2["T_before_C"][fin] <= g2["paper_T_before_C"][fin])
+    assert np.all(width < g2["paper_T_before_C"][big] - g2["paper_T_after_C"][big])
+
+    # The hierarchy: one window per level, disjoint and in order; the staircase ends at w.
+    gh = _arrays(out / "data" / "gaussian_hierarchy.npz")
+    ta, tb = gh["T_after_C"], gh["T_before_C"]
+    assert np.all(ta < tb) and np.all(tb[:-1] < ta[1:])
+    np.testing.assert_allclose(gh["label_law"].sum(axis=1), 1.0, atol=1e-10)
+    for level in range(3):
+        assert gh[f"stay_{level}"][0] > 1 - 1e-9
+        assert abs(gh[f"stay_{level}"][-1] - gh["weights"][level]) < 0.01
+
+    # Speciation: P_same is the forward-reverse label law; t_S lies inside the window; the
+    # cloning estimate agrees with it within a few binomial standard errors.
+    sp = _arrays(out / "data" / "gaussian_speciation.npz")
+    assert np.max(sp["max_dev_oracle"]) < 1e-10
+    shift = np.log(sp["norms"] / 10.0)
+    np.testing.assert_allclose(sp["T_after_C"], 1.3564135510977757 + shift, atol=1e-6)
+    np.testing.assert_allclose(sp["T_before_C"], 3.675579874357647 + shift, atol=1e-6)
+    assert np.all((sp["T_after_C"] < sp["t_S"]) & (sp["t_S"] < sp["T_before_C"]))
+    assert np.all(sp["max_abs_z"] < 4.0)
 
 
 def test_second_run_reuses_the_cache(fast_run):
