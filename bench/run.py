@@ -1,5 +1,7 @@
 """``make bench``: time the exact window report against a dense NumPy baseline.
 
+The Gaussian-mixture cases (G1, G2) are described in :mod:`bench.gaussian`.
+
 Case 1 computes every per-time curve of :func:`localize.window_report` for a random finite
 mixture (K = 8, A = 2, L = 10) under random masking at 11 times, and the same curves with a
 plain NumPy implementation that builds the dense ``|X| x |Y| = 1024 x 59049`` kernel matrix
@@ -17,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from functools import reduce
 
 import jax
@@ -25,6 +26,11 @@ import numpy as np
 
 import localize
 import synthetic
+from bench import gaussian
+from bench.timing import best as _best
+from bench.timing import once as _once
+from bench.timing import row as _row
+from bench.timing import say as _say
 
 CURVES = (
     "tv_init_target",
@@ -106,36 +112,6 @@ def dense_curves(weights, pmfs, alphabet, length, s_init, s_target, times) -> di
     return {name: np.asarray(v) for name, v in out.items()}
 
 
-def _best(fn, repeats: int):
-    best, value = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        value = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, value
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _once(fn):
-    start = time.perf_counter()
-    value = fn()
-    return time.perf_counter() - start, value
-
-
-def _row(name, seconds, baseline=None, baseline_seconds=None, max_abs_diff=None) -> dict:
-    return {
-        "name": name,
-        "seconds": seconds,
-        "baseline": baseline,
-        "baseline_seconds": baseline_seconds,
-        "speedup": None if baseline_seconds is None else baseline_seconds / seconds,
-        "max_abs_diff": max_abs_diff,
-    }
-
-
 def _instance(seed, k, alphabet, length):
     return synthetic.random_finite(jax.random.key(seed), k, alphabet, length,
                                    process="random_masking")
@@ -215,6 +191,8 @@ def main(argv=None) -> int:
                         help="repetitions of the dense baseline")
     args = parser.parse_args(argv)
     rows = case_dense(args.repeats, args.baseline_repeats) + case_large(max(1, args.repeats // 2))
+    rows += gaussian.case_example1_dimension(args.repeats)
+    rows += gaussian.case_mc_label_law(max(1, args.repeats // 2), 1)
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(rows, f, indent=2)
         f.write("\n")
