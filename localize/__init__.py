@@ -35,6 +35,7 @@ from localize.processes import (  # noqa: E402
     Truncation,
     make_process,
 )
+from localize.sequence import SequenceModel, visible_mask  # noqa: E402
 from localize.report import WindowCurves, WindowReport, window_curves, window_report  # noqa: E402
 from localize.sweep import product_grid, sweep  # noqa: E402
 from localize.windows import t_after_c, t_before_c, t_end, t_start  # noqa: E402
@@ -55,6 +56,7 @@ __all__ = [
     "Process",
     "RandomMasking",
     "SLChannel",
+    "SequenceModel",
     "Truncation",
     "View",
     "WindowCurves",
@@ -75,6 +77,7 @@ __all__ = [
     "t_before_c",
     "t_end",
     "t_start",
+    "visible_mask",
     "window_curves",
     "window_report",
 ]

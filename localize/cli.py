@@ -58,9 +58,10 @@ config schema:
   [experiment]  s_init = [...], s_target = [...] (component indices, S_init inside
                 S_target), eps in (0, 1), times = [...] strictly increasing points of
                 the index set, or times = {start = 0, stop = 1, num = 101}
-  [estimate]    optional, for curves a continuous model estimates by Monte Carlo:
-                samples = 100000 (per time and curve, >= 2), inner_samples = 64
-                (forward-reverse densities, >= 2), seed = 0 (same seed, same numbers)
+  [estimate]    optional, for curves a continuous model or a sequence model too long
+                to enumerate estimates by Monte Carlo: samples = 100000 (per time and
+                curve, >= 2), inner_samples = 64 (forward-reverse densities, >= 2),
+                seed = 0 (same seed, same numbers)
 
 Exits 1 when Theorem 2 fails at a grid time in [T_end, T_start] (a failed claim; with
 estimated curves, beyond 3 standard errors and the stated errors); a vacuous check (no

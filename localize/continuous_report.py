@@ -1,8 +1,12 @@
-"""The window report for mixtures on ``R^d`` ([LKC25] §3.1, Theorem 2, Definition 4).
+"""The window report for models known by curve hooks ([LKC25] §3.1, Theorem 2, Definition 4).
 
 Same :class:`~localize.report.WindowReport` as the finite path, from the curve hooks of a
-:class:`~localize.continuous.ContinuousModel` (exact, closed-form, quadrature or Monte Carlo,
-each curve saying which, with its standard error):
+:class:`~localize.continuous.ContinuousModel` (mixtures on ``R^d``) or of a
+:class:`~localize.sequence.SequenceModel` too long to enumerate (exact, closed-form,
+quadrature or Monte Carlo, each curve saying which, with its standard error). On a discrete
+index set (truncation, ordered masking) the refinement between grid times visits integers
+only and stops at neighbours, so a threshold is an exact integer time of the curve as
+estimated:
 
 * curves on the grid: ``tv_init_target = TV(p_t^{S_init}, p_t^{S_target})``, the two
   separations ``TV(p_t^S, p_t^{Theta - S})`` for ``S = S_target, S_init`` with their
@@ -41,7 +45,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from localize.continuous import METHODS, ContinuousModel, Estimate, EstimateConfig
+from localize.continuous import METHODS, Estimate, EstimateConfig
 from localize.errors import LocalizeError, bad
 from localize.posterior import log_set_weights
 from localize.report import (
@@ -129,7 +133,16 @@ def _log_overlap_band(est: Estimate):
     return lower, upper
 
 
-def _crossing(curve, times, grid, pred, *, first: bool, rounds: int):
+def _refine_points(lo: float, hi: float, discrete: bool) -> np.ndarray:
+    """Interior points of ``(lo, hi)`` for one round of k-section (integers when discrete)."""
+    pts = lo + (hi - lo) * np.arange(1, REFINE_POINTS + 1) / (REFINE_POINTS + 1)
+    if discrete:
+        pts = np.unique(np.round(pts))
+        pts = pts[(pts > lo) & (pts < hi)]
+    return pts
+
+
+def _crossing(curve, times, grid, pred, *, first: bool, rounds: int, discrete: bool = False):
     """Where ``pred`` switches along a monotone curve: ``(t, lo, hi)`` or ``None``.
 
     ``first``: the first time ``pred`` holds (it holds at ``hi``, not at ``lo``); else the
@@ -148,10 +161,10 @@ def _crossing(curve, times, grid, pred, *, first: bool, rounds: int):
     lo, hi = (times[i - 1], times[i]) if first else (times[i], times[i + 1])
     lo, hi = float(lo), float(hi)
     for _ in range(rounds):
-        if hi - lo <= REFINE_RTOL * max(1.0, abs(hi)):
+        if hi - lo <= (1.0 if discrete else REFINE_RTOL * max(1.0, abs(hi))):
             break
-        pts = lo + (hi - lo) * np.arange(1, REFINE_POINTS + 1) / (REFINE_POINTS + 1)
-        if not (pts[0] > lo and pts[-1] < hi and np.all(np.diff(pts) > 0)):
+        pts = _refine_points(lo, hi, discrete)
+        if not (pts.size and pts[0] > lo and pts[-1] < hi and np.all(np.diff(pts) > 0)):
             break
         ok = np.asarray(pred(curve(pts)))
         if first:
@@ -167,11 +180,11 @@ def _crossing(curve, times, grid, pred, *, first: bool, rounds: int):
                 hi = float(pts[0])
             else:
                 lo = float(pts[j[-1]])
-                hi = float(pts[j[-1] + 1]) if j[-1] < REFINE_POINTS - 1 else hi
+                hi = float(pts[j[-1] + 1]) if j[-1] < pts.size - 1 else hi
     return (hi if first else lo), lo, hi
 
 
-def _threshold(curve, times, grid, test, *, first: bool):
+def _threshold(curve, times, grid, test, *, first: bool, discrete: bool = False):
     """A threshold with its interval: ``(t, [lo, hi])`` or ``(None, None)``.
 
     ``test(est, edge)`` is the condition on the curve's point estimate (``edge = 0``) or on
@@ -179,7 +192,11 @@ def _threshold(curve, times, grid, test, *, first: bool):
     the interval on the side of ``first``) or hardest (``edge = +1``).
     """
     rounds = MC_ROUNDS if grid.method == "monte-carlo" else EXACT_ROUNDS
-    point = _crossing(curve, times, grid, lambda e: test(e, 0), first=first, rounds=rounds)
+    if discrete:
+        # Integer times: refine until the bracket is two neighbours, however many rounds.
+        rounds = EXACT_ROUNDS
+    point = _crossing(curve, times, grid, lambda e: test(e, 0), first=first, rounds=rounds,
+                      discrete=discrete)
     if point is None:
         return None, None
     t, lo, hi = point
@@ -187,9 +204,9 @@ def _threshold(curve, times, grid, test, *, first: bool):
     if band:
         # For a "first" threshold the easy edge crosses earlier; for a "last", later.
         easy = _crossing(curve, times, grid, lambda e: test(e, -1), first=first,
-                         rounds=rounds)
+                         rounds=rounds, discrete=discrete)
         hard = _crossing(curve, times, grid, lambda e: test(e, +1), first=first,
-                         rounds=rounds)
+                         rounds=rounds, discrete=discrete)
         if first:
             lo = easy[1] if easy is not None else lo
             hi = hard[2] if hard is not None else float(times[-1])
@@ -228,7 +245,7 @@ def _lists(est: Estimate | None, field: str, clamp: bool = False):
     return _list(np.maximum(a, MOST_NEGATIVE) if clamp else a)
 
 
-def continuous_window_report(model: ContinuousModel, s_init, s_target, eps, times, *,
+def continuous_window_report(model, s_init, s_target, eps, times, *,
                              progress=None, estimate: EstimateConfig | None = None
                              ) -> WindowReport:
     """The window report of a continuous model: curves, refined thresholds, Theorem 2.
@@ -237,7 +254,8 @@ def continuous_window_report(model: ContinuousModel, s_init, s_target, eps, time
     defined; :func:`localize.window_report` dispatches here.
 
     Args:
-        model: a :class:`~localize.continuous.ContinuousModel`.
+        model: a :class:`~localize.continuous.ContinuousModel` or a
+            :class:`~localize.sequence.SequenceModel` (anything with the curve hooks).
         s_init: component indices of ``S_init``.
         s_target: component indices of ``S_target``, containing ``s_init``.
         eps: the error parameter in (0, 1).
@@ -252,6 +270,7 @@ def continuous_window_report(model: ContinuousModel, s_init, s_target, eps, time
         LocalizeError: on bad sets, ``eps``, times or config, or if a NaN would escape.
     """
     eps = _check_eps(eps)
+    discrete = bool(getattr(model.process, "discrete_time", False))
     config = EstimateConfig() if estimate is None else estimate
     if not isinstance(config, EstimateConfig):
         raise bad("estimate", estimate, "an EstimateConfig or None")
@@ -303,16 +322,18 @@ def continuous_window_report(model: ContinuousModel, s_init, s_target, eps, time
 
     # Thresholds (Definition 4), refined between grid times, with their intervals.
     t_end, i_end = _threshold(curve("tv_init_target"), times, est["tv_init_target"],
-                              _close_test(eps), first=True)
+                              _close_test(eps), first=True, discrete=discrete)
     last = float(times[-1])
     if has_rest_t:
         t_start, i_start = _threshold(curve("tv_target_rest"), times, est["tv_target_rest"],
-                                      _separated_test(eps), first=False)
+                                      _separated_test(eps), first=False,
+                                      discrete=discrete)
     else:
         t_start, i_start = last, [last, last]
     if has_rest_i:
         t_after, i_after = _threshold(curve("tv_init_rest"), times, est["tv_init_rest"],
-                                      _separated_test(eps), first=False)
+                                      _separated_test(eps), first=False,
+                                      discrete=discrete)
     else:
         t_after, i_after = last, [last, last]
     before = t_end is not None and t_start is not None and t_end <= t_start

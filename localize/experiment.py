@@ -17,6 +17,7 @@ import numpy as np
 from localize.continuous import ContinuousModel, EstimateConfig
 from localize.errors import bad
 from localize.posterior import NEG_INF, label_law, log_set_weights
+from localize.sequence import SequenceModel
 
 
 class ForwardReverse(NamedTuple):
@@ -61,8 +62,10 @@ def forward_reverse_label_law(model, t, mask, *, key=None, config: EstimateConfi
     (exact, quadrature or Monte Carlo), at one time or a vector of times.
 
     Args:
-        model: a :class:`localize.Model` or a :class:`~localize.continuous.ContinuousModel`.
-        t: the time ``T-hat`` (continuous models: a number or a 1-D array of times).
+        model: a :class:`localize.Model`, a :class:`~localize.continuous.ContinuousModel` or
+            a :class:`~localize.sequence.SequenceModel` (exact through its finite model
+            when it has one, else Monte Carlo).
+        t: the time ``T-hat`` (continuous and sequence models: a number or a 1-D array).
         mask: ``(K,)`` boolean mask of ``S``.
         key: continuous models only: the ``jax.random`` key (default: from
             ``config.seed``).
@@ -74,7 +77,9 @@ def forward_reverse_label_law(model, t, mask, *, key=None, config: EstimateConfi
         :class:`~localize.continuous.Estimate` whose ``value`` and ``se`` are ``(K,)`` for a
         scalar ``t`` and ``(n_times, K)`` for a vector.
     """
-    if not isinstance(model, ContinuousModel):
+    if isinstance(model, SequenceModel) and model.finite() is not None:
+        model = model.finite()
+    if not isinstance(model, (ContinuousModel, SequenceModel)):
         return label_law(model.log_weights, model.view(t).log_noised, mask)
     config = EstimateConfig() if config is None else config
     if not isinstance(config, EstimateConfig):

@@ -8,7 +8,9 @@ grid. Keys of :meth:`WindowReport.to_json` are fixed by issue 2 of the project; 
 
 A :class:`~localize.continuous.ContinuousModel` goes to :mod:`localize.continuous_report`,
 which fills the same :class:`WindowReport` from estimated curves and refines the thresholds
-between grid times.
+between grid times. A :class:`~localize.sequence.SequenceModel` takes the exact finite path
+when it can enumerate its support (:meth:`~localize.sequence.SequenceModel.finite`) and the
+curve-hook path otherwise.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from localize import divergences as dv
 from localize.continuous import ContinuousModel, EstimateConfig
 from localize.errors import LocalizeError, bad
 from localize.model import Model, set_mask
+from localize.sequence import SequenceModel
 from localize.posterior import log_set_weights
 from localize.windows import t_after_c, t_before_c, t_end, t_start, theorem2_bound
 
@@ -137,9 +140,11 @@ def window_curves(model: Model, s_init, s_target, times, *, progress=None) -> Wi
     Raises:
         LocalizeError: on bad sets or times, or if a NaN would escape.
     """
-    if isinstance(model, ContinuousModel):
-        raise bad("model", type(model).__name__, "a finite Model (continuous models have "
-                  "estimated curves: use window_report)")
+    if isinstance(model, SequenceModel) and model.finite() is not None:
+        model = model.finite()
+    if isinstance(model, (ContinuousModel, SequenceModel)):
+        raise bad("model", type(model).__name__, "a finite Model (continuous models and long "
+                  "sequence models have estimated curves: use window_report)")
     init, target = _nested_sets(model, s_init, s_target)
     times = model.process.validate_times(times)
     # Placeholders keep the shapes (and the compilation) fixed when a complement is empty.
@@ -330,12 +335,16 @@ def window_report(model, s_init, s_target, eps, times, *, progress=None,
     ``S_after = S_init`` and ``S_before = S_target``), ``W = w(Theta - S_target) / w(S_target)``,
     the bound ``eps (1 + max(1, W) / sqrt 2)`` of Theorem 2 and whether it held at every
     grid time in ``[T_end, T_start]``. For a
-    :class:`~localize.continuous.ContinuousModel`, the same report from the model's curve
+    :class:`~localize.continuous.ContinuousModel`, or a
+    :class:`~localize.sequence.SequenceModel` whose support is too large to enumerate, the
+    same report from the model's curve
     hooks (exact, quadrature or Monte Carlo), with thresholds refined between grid times
     (:func:`localize.continuous_report.continuous_window_report`).
 
     Args:
-        model: a :class:`localize.Model` or a :class:`~localize.continuous.ContinuousModel`.
+        model: a :class:`localize.Model`, a :class:`~localize.continuous.ContinuousModel` or
+            a :class:`~localize.sequence.SequenceModel` (exact through its
+            :meth:`~localize.sequence.SequenceModel.finite` model when it has one).
         s_init: component indices of ``S_init``.
         s_target: component indices of ``S_target``, containing ``s_init``.
         eps: the error parameter in (0, 1).
@@ -352,6 +361,15 @@ def window_report(model, s_init, s_target, eps, times, *, progress=None,
         ...                         pmfs=[[1, 0, 0, 0], [0, 0, 0, 1]], process="truncation")
         >>> report = localize.window_report(model, [0], [0, 1], 0.1, [0, 1, 2])
     """
+    if isinstance(model, SequenceModel):
+        exact = model.finite()
+        if exact is None:
+            from localize.continuous_report import continuous_window_report
+
+            return continuous_window_report(model, s_init, s_target, eps, times,
+                                            progress=progress, estimate=estimate)
+        report = window_report(exact, s_init, s_target, eps, times, progress=progress)
+        return dataclasses.replace(report, model=model.describe())
     if isinstance(model, ContinuousModel):
         from localize.continuous_report import continuous_window_report
 
