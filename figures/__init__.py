@@ -12,6 +12,8 @@ FIGURES = (
     "fig_gaussian_example2",
     "fig_gaussian_hierarchy",
     "fig_gaussian_speciation",
+    "fig_jailbreak",
     "fig_structured",
+    "fig_structured_estimator",
     "fig_theorem2",
 )

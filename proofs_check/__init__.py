@@ -31,9 +31,11 @@ from proofs_check.claims import (
     theorem2_sharp_b,
     theorem2_sharp_c,
 )
+from proofs_check.critical_tokens import example4, example4_finetune
 from proofs_check.examples import example3, example5, example7
 from proofs_check.gaussian import CLAIMS as GAUSSIAN_CLAIMS
 from proofs_check.result import TOL, ClaimResult, Tally
+from proofs_check.structured import CLAIMS as STRUCTURED_CLAIMS
 
 CLAIMS = {
     "theorem2": theorem2,
@@ -49,10 +51,14 @@ CLAIMS = {
     "lc24_lemma15": lc24_lemma15,
     "corollary2": corollary2,
     "example3": example3,
+    "example4": example4,
+    "example4_finetune": example4_finetune,
     "example5": example5,
     "example7": example7,
     # Gaussian mixtures under diffusion ([LKC25] §4.1, §5): their own exact instances.
     **GAUSSIAN_CLAIMS,
+    # Sequence models ([LKC25] §4.2, §6.1): their own exact instances.
+    **STRUCTURED_CLAIMS,
 }
 
 

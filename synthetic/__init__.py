@@ -7,23 +7,29 @@ Families register themselves on import; :func:`build` makes a model by name and
 import localize  # noqa: F401  (turns on float64 before any array is made)
 from synthetic import (  # noqa: F401  (each registers its family)
     biased_coins,
+    critical_tokens,
     finite,
     gaussian_mixture,
     point_masses,
+    structured_output,
 )
 from synthetic.biased_coins import BiasedCoins
+from synthetic.critical_tokens import CriticalTokens
 from synthetic.finite import FiniteMixture, finite_mixture, random_finite
 from synthetic.gaussian_mixture import GaussianMixture
 from synthetic.point_masses import PointMasses
 from synthetic.registry import FAMILIES, Family, build, families_info, register
+from synthetic.structured_output import StructuredOutput
 
 __all__ = [
     "BiasedCoins",
+    "CriticalTokens",
     "FAMILIES",
     "Family",
     "FiniteMixture",
     "GaussianMixture",
     "PointMasses",
+    "StructuredOutput",
     "build",
     "families_info",
     "finite_mixture",

@@ -32,7 +32,9 @@ NAMES = {
     "fig_gaussian_example2": "gaussian_example2",
     "fig_gaussian_hierarchy": "gaussian_hierarchy",
     "fig_gaussian_speciation": "gaussian_speciation",
+    "fig_jailbreak": "jailbreak_window",
     "fig_structured": "structured_staircase",
+    "fig_structured_estimator": "structured_estimator",
     "fig_theorem2": "theorem2_bound",
 }
 
@@ -176,6 +178,30 @@ def test_fast_gaussian_numbers_agree_with_the_closed_forms(fast_run):
     np.testing.assert_allclose(sp["T_before_C"], 3.675579874357647 + shift, atol=1e-6)
     assert np.all((sp["T_after_C"] < sp["t_S"]) & (sp["t_S"] < sp["T_before_C"]))
     assert np.all(sp["max_abs_z"] < 4.0)
+
+
+def test_fast_sequence_numbers_agree_with_the_paper(fast_run):
+    out, _ = fast_run
+    # Structured output (theory.md §5.1): each blank's exact window is the one character
+    # of its first letter, and the paper's estimator is within 4 standard errors.
+    se = _arrays(out / "data" / "structured_estimator.npz")
+    np.testing.assert_array_equal(se["length_padded"] - se["T_before_C"], se["first_letter_pos"])
+    np.testing.assert_array_equal(se["length_padded"] - se["T_after_C"],
+                                  se["first_letter_pos"] + 1)
+    assert np.all(se["overlay_max_abs_z"] < 4)
+
+    # Example 4 (theory.md §3.3): before fine-tuning the exact window lies inside the
+    # paper's [T - T' - k, T - T']; after fine-tuning on corrections with late recoveries
+    # there is no window, and Theorem 2 holds in every variant.
+    jb = _arrays(out / "data" / "jailbreak_window.npz")
+    meta = json.loads((out / "data" / "jailbreak_window.json").read_text())
+    p = meta["params"]
+    top = p["length"] - p["shared"]
+    assert top - p["critical"] <= float(jb["before_T_after_C"]) <= float(
+        jb["before_T_before_C"]) <= top
+    assert float(jb["late_T_after_C"]) == -1.0
+    for v in ("before", "late", "fast"):
+        assert float(jb[f"{v}_theorem2"]) == 1.0
 
 
 def test_second_run_reuses_the_cache(fast_run):
