@@ -6,12 +6,14 @@ script: each computes its exact arrays once (cached in ``figures/data/``, or in
 """
 
 FIGURES = (
+    "fig_absorbing_walk",
     "fig_example3",
     "fig_example5",
     "fig_gaussian_example1",
     "fig_gaussian_example2",
     "fig_gaussian_hierarchy",
     "fig_gaussian_speciation",
+    "fig_hierarchy_depth",
     "fig_jailbreak",
     "fig_structured",
     "fig_structured_estimator",

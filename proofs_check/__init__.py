@@ -31,8 +31,10 @@ from proofs_check.claims import (
     theorem2_sharp_b,
     theorem2_sharp_c,
 )
+from proofs_check.absorbing_walk import example5_absorbing
 from proofs_check.critical_tokens import example4, example4_finetune
 from proofs_check.examples import example3, example5, example7
+from proofs_check.depth import CLAIMS as DEPTH_CLAIMS
 from proofs_check.gaussian import CLAIMS as GAUSSIAN_CLAIMS
 from proofs_check.result import TOL, ClaimResult, Tally
 from proofs_check.structured import CLAIMS as STRUCTURED_CLAIMS
@@ -55,9 +57,11 @@ CLAIMS = {
     "example4_finetune": example4_finetune,
     "example5": example5,
     "example7": example7,
+    "example5_absorbing": example5_absorbing,
     # Gaussian mixtures under diffusion ([LKC25] §4.1, §5): their own exact instances.
     **GAUSSIAN_CLAIMS,
-    # Sequence models ([LKC25] §4.2, §6.1): their own exact instances.
+    # Hierarchy depth ([LKC25] §5) and sequence models (§4.2, §6.1): their own instances.
+    **DEPTH_CLAIMS,
     **STRUCTURED_CLAIMS,
 }
 

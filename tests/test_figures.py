@@ -26,12 +26,14 @@ if str(REPO) not in sys.path:
 from figures import FIGURES, _common  # noqa: E402
 
 NAMES = {
+    "fig_absorbing_walk": "absorbing_walk_window",
     "fig_example3": "example3_window",
     "fig_example5": "example5_windows",
     "fig_gaussian_example1": "gaussian_example1",
     "fig_gaussian_example2": "gaussian_example2",
     "fig_gaussian_hierarchy": "gaussian_hierarchy",
     "fig_gaussian_speciation": "gaussian_speciation",
+    "fig_hierarchy_depth": "hierarchy_depth",
     "fig_jailbreak": "jailbreak_window",
     "fig_structured": "structured_staircase",
     "fig_structured_estimator": "structured_estimator",
@@ -202,6 +204,25 @@ def test_fast_sequence_numbers_agree_with_the_paper(fast_run):
     assert float(jb["late_T_after_C"]) == -1.0
     for v in ("before", "late", "fast"):
         assert float(jb[f"{v}_theorem2"]) == 1.0
+
+    # Example 5 with absorbing boundaries: below the gambler's-ruin ceiling A* = 26.4 there
+    # is no separation (no T^C_after); above it the after end needs at least as many visible
+    # tokens as without absorption (largest A), and the before end does not move.
+    aw = _arrays(out / "data" / "absorbing_walk_window.npz")
+    a, n_after, n_before = aw["boundaries"], aw["n_after"], aw["n_before"]
+    assert np.all(n_after[a < 26.4] == -1) and np.all(n_after[a > 26.4] > 0)
+    free = n_after[np.argmax(a)]
+    assert np.all(n_after[a > 26.4] >= free)
+    assert len(set(n_before.tolist())) == 1
+
+    # Hierarchy depth: Example 7 and the structured toy have depth equal to their length
+    # (number of choices); Gaussians with random means have depth at most 1.
+    hd = _arrays(out / "data" / "hierarchy_depth.npz")
+    meta = json.loads((out / "data" / "hierarchy_depth.json").read_text())["params"]
+    np.testing.assert_array_equal(hd["ex7_depth"], meta["lengths"])
+    np.testing.assert_array_equal(hd["toy_min"], meta["choices"])
+    np.testing.assert_array_equal(hd["toy_max"], meta["choices"])
+    assert np.all(hd["g_exact_hi"] <= 1) and np.all(hd["g_bounds_hi"] <= 1)
 
 
 def test_second_run_reuses_the_cache(fast_run):
