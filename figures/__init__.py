@@ -14,6 +14,7 @@ FIGURES = (
     "fig_gaussian_hierarchy",
     "fig_gaussian_speciation",
     "fig_hierarchy_depth",
+    "fig_icl",
     "fig_jailbreak",
     "fig_structured",
     "fig_structured_estimator",

@@ -36,6 +36,7 @@ from proofs_check.critical_tokens import example4, example4_finetune
 from proofs_check.examples import example3, example5, example7
 from proofs_check.depth import CLAIMS as DEPTH_CLAIMS
 from proofs_check.gaussian import CLAIMS as GAUSSIAN_CLAIMS
+from proofs_check.icl import CLAIMS as ICL_CLAIMS
 from proofs_check.result import TOL, ClaimResult, Tally
 from proofs_check.structured import CLAIMS as STRUCTURED_CLAIMS
 
@@ -63,6 +64,7 @@ CLAIMS = {
     # Hierarchy depth ([LKC25] §5) and sequence models (§4.2, §6.1): their own instances.
     **DEPTH_CLAIMS,
     **STRUCTURED_CLAIMS,
+    **ICL_CLAIMS,
 }
 
 

@@ -34,6 +34,7 @@ NAMES = {
     "fig_gaussian_hierarchy": "gaussian_hierarchy",
     "fig_gaussian_speciation": "gaussian_speciation",
     "fig_hierarchy_depth": "hierarchy_depth",
+    "fig_icl": "icl_window",
     "fig_jailbreak": "jailbreak_window",
     "fig_structured": "structured_staircase",
     "fig_structured_estimator": "structured_estimator",

@@ -40,6 +40,8 @@ EXPECTED = (
     "gaussian_corollary2", "gaussian_speciation",
     # issue 4: hierarchy depth (proofs_check/depth.py), structured output (structured.py)
     "hierarchy_depth", "structured_output", "structured_estimator",
+    # issue 4: in-context learning (proofs_check/icl.py)
+    "example11_icl", "corollary3",
 )
 # The claims of issue 2, which check the default catalog of exact finite instances.
 CATALOG_CLAIMS = (
