@@ -1,7 +1,9 @@
 """Property tests of theory.md section 6, items 1-16, on random small finite instances.
 
-Each example draws a shape ``(K, A, L)``, a process, a seed (Dirichlet components from it),
-and sets of components; the quantity under test comes from the package and, where an
+Each example draws a shape ``(K, A, L)``, a process, a seed, a *source* for the components
+(Dirichlet pmfs on ``A^L``, or the exact laws of random Markov chains or hidden Markov
+models of issue 4, enumerated by :meth:`synthetic.MarkovMixture.finite`), and sets of
+components; the quantity under test comes from the package and, where an
 independent value is needed, from the brute-force oracle (``tests/oracle.py``).
 
 Compilation dominates the cost, so every example goes through one jitted function,
@@ -27,7 +29,7 @@ from jax.nn import logsumexp
 
 from localize import divergences as dv
 from localize.windows import t_after_c, t_before_c, t_end, t_start, theorem2_bound
-from synthetic import finite_mixture
+from synthetic import finite_mixture, random_hmm, random_markov
 
 # (K, A, L, process) classes covering K = 2..5, A = 2..3, L = 1..4 and the three processes:
 # each class is one compilation of conftest.package_tables, shared by every test (and by
@@ -73,11 +75,13 @@ class Instance(NamedTuple):
     pmfs: np.ndarray  # (K, A^L), lexicographic
     model: object
     res: dict  # conftest.tables(model, times): leading axis time, then set(s)
+    source: str = "dirichlet"  # or "markov" / "hmm": the components are chains' laws
 
     def __repr__(self):
         return (f"Instance(K={self.k}, A={self.a}, L={self.length}, kind={self.kind!r}, "
                 f"order={self.order}, times={self.times}, seed={self.seed}, "
-                f"concentration={self.concentration}, sparse={self.sparse})")
+                f"concentration={self.concentration}, sparse={self.sparse}, "
+                f"source={self.source!r})")
 
     def kernel(self, t, rep="masked"):
         return oracle.kernel(self.kind, self.a, self.length, t, self.order, rep)
@@ -105,9 +109,25 @@ def _random_pmfs(seed, k, size, concentration, sparse):
     return weights / weights.sum(), pmfs / pmfs.sum(axis=1, keepdims=True)
 
 
+def _chain_pmfs(source, seed, k, a, length):
+    """Weights and exact ``A^L`` pmfs of random Markov chains or HMMs (issue 4's families)."""
+    key = jax.random.key(seed)
+    if source == "markov":
+        chain = random_markov(key, k, a, length)
+    else:
+        chain = random_hmm(key, k, 2, a, length)
+    table = np.exp(np.asarray(chain.finite().log_pmfs)).reshape(k, a**length)
+    weights = np.exp(np.asarray(chain.log_weights))
+    return weights / weights.sum(), table / table.sum(axis=1, keepdims=True)
+
+
 @functools.lru_cache(maxsize=64)
-def _instance(k, a, length, kind, order, times, seed, concentration, sparse, mix_with=None):
-    weights, pmfs = _random_pmfs(seed, k, a**length, concentration, sparse)
+def _instance(k, a, length, kind, order, times, seed, concentration, sparse, mix_with=None,
+              source="dirichlet"):
+    if source == "dirichlet":
+        weights, pmfs = _random_pmfs(seed, k, a**length, concentration, sparse)
+    else:
+        weights, pmfs = _chain_pmfs(source, seed, k, a, length)
     if mix_with is not None:
         # Corollary 2: same weights, components moved by at most delta in TV.
         other_seed, delta = mix_with
@@ -116,7 +136,7 @@ def _instance(k, a, length, kind, order, times, seed, concentration, sparse, mix
         pmfs = pmfs / pmfs.sum(axis=1, keepdims=True)
     model = finite_mixture(weights, pmfs, a, length, kind, list(order) if order else None)
     return Instance(k, a, length, kind, order, times, seed, concentration, sparse, weights, pmfs,
-                    model, tables(model, times))
+                    model, tables(model, times), source)
 
 
 @st.composite
@@ -132,7 +152,10 @@ def instances(draw):
     seed = draw(st.integers(0, 2**32 - 1))
     concentration = draw(st.sampled_from((0.3, 0.3, 0.1, 1.0)))
     sparse = draw(st.booleans())
-    return _instance(k, a, length, kind, order, times, seed, concentration, sparse)
+    # Half the examples are mixtures of random Markov chains or HMMs (issue 4, part 8).
+    source = draw(st.sampled_from(("dirichlet", "dirichlet", "markov", "hmm")))
+    return _instance(k, a, length, kind, order, times, seed, concentration, sparse,
+                     source=source)
 
 
 def proper_subsets(k):
@@ -537,7 +560,8 @@ def test_corollary2_robustness(data):
     delta = data.draw(st.floats(0.0, 1.0))
     other_seed = data.draw(st.integers(0, 2**32 - 1))
     q = _instance(inst.k, inst.a, inst.length, inst.kind, inst.order, inst.times, inst.seed,
-                  inst.concentration, inst.sparse, mix_with=(other_seed, delta))
+                  inst.concentration, inst.sparse, mix_with=(other_seed, delta),
+                  source=inst.source)
     assert np.allclose(q.weights, inst.weights)
     full = inst.full()
     for ti in range(len(inst.times)):
