@@ -50,7 +50,8 @@ estimated curves come with standard errors and the thresholds with intervals.
 
 config schema:
   [model]       family = "finite" | "point_masses" | "biased_coins" | "gaussian_mixture"
-                | ... and its parameters (see `localize families`)
+                | "markov_mixture" | "hmm_mixture" | "absorbing_walk" | "critical_tokens"
+                | "structured_output" | ..., and its parameters (see `localize families`)
   [process]     kind = "truncation" | "ordered_masking" | "random_masking" (finite
                 families; order = [...] for ordered_masking), or "ou" | "ve" |
                 "channel" (gaussian_mixture: Ornstein-Uhlenbeck, variance exploding,
