@@ -178,12 +178,20 @@ class GaussianMixture(ContinuousModel):
         """
         if not self.reducible:
             return self
+        # Every curve hook asks for the reduction; in d = 10^6 its SVD and the copy of the
+        # means to the host cost about a second, so it is made once per model object (the
+        # cache is not a dataclass field: it is neither compared nor traced).
+        cached = self.__dict__.get("_reduced")
+        if cached is not None:
+            return cached
         means = np.asarray(self.means)
         coords = span_coordinates(means)
-        if coords.shape[1] >= self.dim:
-            return self
-        return dataclasses.replace(self, means=jnp.asarray(coords),
-                                   ambient_dim=self.ambient_dim or self.dim)
+        red = self
+        if coords.shape[1] < self.dim:
+            red = dataclasses.replace(self, means=jnp.asarray(coords),
+                                      ambient_dim=self.ambient_dim or self.dim)
+        object.__setattr__(self, "_reduced", red)
+        return red
 
     def describe(self) -> dict:
         out = {**super().describe(), "dim": int(self.ambient_dim or self.dim),
