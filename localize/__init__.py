@@ -35,8 +35,8 @@ from localize.processes import (  # noqa: E402
     Truncation,
     make_process,
 )
-from localize.sequence import SequenceModel, visible_mask  # noqa: E402
 from localize.report import WindowCurves, WindowReport, window_curves, window_report  # noqa: E402
+from localize.sequence import SequenceModel, visible_mask  # noqa: E402
 from localize.sweep import product_grid, sweep  # noqa: E402
 from localize.windows import t_after_c, t_before_c, t_end, t_start  # noqa: E402
 

@@ -29,8 +29,8 @@ from localize import divergences as dv
 from localize.continuous import ContinuousModel, EstimateConfig
 from localize.errors import LocalizeError, bad
 from localize.model import Model, set_mask
-from localize.sequence import SequenceModel
 from localize.posterior import log_set_weights
+from localize.sequence import SequenceModel
 from localize.windows import t_after_c, t_before_c, t_end, t_start, theorem2_bound
 
 # Rounding slack for the Theorem 2 check: the bound is met with equality in Example 3.
