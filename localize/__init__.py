@@ -21,7 +21,7 @@ from localize.experiment import (  # noqa: E402
     forward_reverse,
     forward_reverse_label_law,
 )
-from localize.model import Model, View, set_mask  # noqa: E402
+from localize.model import Model, View, set_mask, subset_mask  # noqa: E402
 from localize.posterior import (  # noqa: E402
     label_law,
     log_label_posterior,
@@ -72,6 +72,7 @@ __all__ = [
     "make_process",
     "product_grid",
     "set_mask",
+    "subset_mask",
     "sweep",
     "t_after_c",
     "t_before_c",

@@ -57,7 +57,8 @@ config schema:
                 "channel" (gaussian_mixture: Ornstein-Uhlenbeck, variance exploding,
                 stochastic-localization channel; times in [0, max])
   [experiment]  s_init = [...], s_target = [...] (component indices, S_init inside
-                S_target), eps in (0, 1), times = [...] strictly increasing points of
+                S_target; or a sub-population name: "all", or one the family
+                defines), eps in (0, 1), times = [...] strictly increasing points of
                 the index set, or times = {start = 0, stop = 1, num = 101}
   [estimate]    optional, for curves a continuous model or a sequence model too long
                 to enumerate estimates by Monte Carlo: samples = 100000 (per time and

@@ -79,8 +79,9 @@ class WindowConfig:
         model_params: the other keys of ``[model]``, passed to the family's builder.
         process: ``process.kind``.
         order: ``process.order`` (a permutation of the coordinates) or ``None``.
-        s_init: component indices of ``S_init``.
-        s_target: component indices of ``S_target``.
+        s_init: component indices of ``S_init``, or a sub-population name (``"all"``, or
+            one the family defines, e.g. ``"signal"``).
+        s_target: component indices of ``S_target``, or a sub-population name.
         eps: the error parameter in (0, 1).
         times: strictly increasing times, as floats.
         source: where the config came from (a path, or ``"<string>"``).
@@ -92,8 +93,8 @@ class WindowConfig:
     model_params: dict
     process: str
     order: list | None
-    s_init: list
-    s_target: list
+    s_init: list | str
+    s_target: list | str
     eps: float
     times: list
     source: str = "<string>"
@@ -111,8 +112,11 @@ def _check_keys(table: Mapping, prefix: str, allowed, required) -> None:
             raise ConfigError(f"{prefix}.{key}: missing; expected a value for this key")
 
 
-def _index_list(key: str, value) -> list:
-    expected = "a non-empty list of component indices (integers)"
+def _index_list(key: str, value) -> list | str:
+    expected = "a non-empty list of component indices (integers), or a sub-population name"
+    if isinstance(value, str) and value:
+        # A name ("all", or one the family defines); the family resolves it.
+        return value
     if not isinstance(value, list) or not value:
         raise _fail(key, value, expected)
     if not all(_is_int(i) for i in value):

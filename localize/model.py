@@ -180,3 +180,33 @@ def set_mask(n_components: int, subset, name: str = "set") -> np.ndarray:
     mask = np.zeros(n_components, dtype=bool)
     mask[np.asarray(items, dtype=np.int64)] = True
     return mask
+
+
+def subset_mask(model, subset, name: str = "set") -> np.ndarray:
+    """The mask of a set given by component indices or by the name of a sub-population.
+
+    Families with huge component sets (a planted signal has ``C(s, k)`` of them) name their
+    sub-populations through an optional ``subpopulations()`` method returning
+    ``{name: list of indices}``; ``"all"`` is every component, for any model.
+
+    Args:
+        model: a model (finite, continuous or sequence); only ``n_components`` and the
+            optional ``subpopulations()`` are used.
+        subset: a list of component indices, or a name.
+        name: the parameter name used in error messages.
+
+    Returns:
+        A ``(K,)`` boolean NumPy array.
+    """
+    k = model.n_components
+    if isinstance(subset, str):
+        named = dict(model.subpopulations()) if hasattr(model, "subpopulations") else {}
+        if subset == "all":
+            return np.ones(k, dtype=bool)
+        if subset not in named:
+            choices = ", ".join(repr(n) for n in ["all", *sorted(named)])
+            raise bad(name, subset, f"a list of component indices or a sub-population name "
+                      f"of this model: {choices}")
+        subset = named[subset]
+    return set_mask(k, subset, name)
+

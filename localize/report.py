@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from localize import divergences as dv
 from localize.continuous import ContinuousModel, EstimateConfig
 from localize.errors import LocalizeError, bad
-from localize.model import Model, set_mask
+from localize.model import Model, subset_mask
 from localize.posterior import log_set_weights
 from localize.sequence import SequenceModel
 from localize.windows import t_after_c, t_before_c, t_end, t_start, theorem2_bound
@@ -104,13 +104,13 @@ def _curves_chunk(model, init, target, rest_t, rest_i, ts):
 
 
 def _nested_sets(model, s_init, s_target):
-    """Masks of ``S_init`` and ``S_target``, checked: valid, nested, ``S_init`` of positive
-    weight."""
-    k = model.n_components
-    init = set_mask(k, s_init, "s_init")
-    target = set_mask(k, s_target, "s_target")
+    """Masks of ``S_init`` and ``S_target`` (index lists or sub-population names), checked:
+    valid, nested, ``S_init`` of positive weight."""
+    init = subset_mask(model, s_init, "s_init")
+    target = subset_mask(model, s_target, "s_target")
     if np.any(init & ~target):
-        raise bad("s_init", list(s_init), f"a subset of s_target = {list(s_target)}")
+        shown = lambda v: v if isinstance(v, str) else list(v)  # noqa: E731
+        raise bad("s_init", shown(s_init), f"a subset of s_target = {shown(s_target)}")
     if np.exp(np.asarray(model.log_weights))[init].sum() <= 0:
         raise bad("s_init", np.flatnonzero(init).tolist(), "a set of positive total weight")
     return init, target

@@ -136,6 +136,18 @@ def test_window_out_writes_the_file_and_nothing_on_stdout(write, capsys, tmp_pat
     assert json.loads(target.read_text()) == json.loads(json.dumps(toy_report().to_json()))
 
 
+def test_sub_population_names(write, capsys):
+    # "all" names every component of any model; an unknown name is bad input naming the key.
+    doc = {**TOY, "experiment": {**TOY["experiment"], "s_init": [0], "s_target": "all"}}
+    code, out, err = run_main(capsys, "window", write(doc), "--json")
+    assert code in (0, 1), err
+    assert json.loads(out)["s_target"] == [0, 1, 2]
+    doc = {**TOY, "experiment": {**TOY["experiment"], "s_init": "signal"}}
+    code, out, err = run_main(capsys, "window", write(doc))
+    assert_bad_input(code, out, err, "experiment.s_init")
+    assert "'all'" in err
+
+
 def test_window_text(write, capsys):
     code, out, _ = run_main(capsys, "window", write(TOY))
     assert code == 0
