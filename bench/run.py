@@ -1,7 +1,7 @@
 """``make bench``: time the exact window report against a dense NumPy baseline.
 
 The Gaussian-mixture cases (G1, G2) are described in :mod:`bench.gaussian`, the sequence
-cases (S1, S2) in :mod:`bench.sequences`.
+cases (S1, S2) in :mod:`bench.sequences`, the planted-signal case (P1) in :mod:`bench.planted`.
 
 Case 1 computes every per-time curve of :func:`localize.window_report` for a random finite
 mixture (K = 8, A = 2, L = 10) under random masking at 11 times, and the same curves with a
@@ -27,7 +27,7 @@ import numpy as np
 
 import localize
 import synthetic
-from bench import gaussian, sequences
+from bench import gaussian, planted, sequences
 from bench.timing import best as _best
 from bench.timing import once as _once
 from bench.timing import row as _row
@@ -196,6 +196,7 @@ def main(argv=None) -> int:
     rows += gaussian.case_mc_label_law(max(1, args.repeats // 2), 1)
     rows += sequences.case_prefix_posteriors(args.repeats, args.baseline_repeats)
     rows += sequences.case_window_report(max(1, args.repeats // 2))
+    rows += planted.case_planted(args.repeats, args.baseline_repeats)
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(rows, f, indent=2)
         f.write("\n")
