@@ -79,7 +79,8 @@ def forward_reverse_label_law(model, t, mask, *, key=None, config: EstimateConfi
     """
     if isinstance(model, SequenceModel) and model.finite() is not None:
         model = model.finite()
-    if not isinstance(model, (ContinuousModel, SequenceModel)):
+    hooks_only = not hasattr(model, "view") and hasattr(model, "fr_label_law")
+    if not isinstance(model, (ContinuousModel, SequenceModel)) and not hooks_only:
         return label_law(model.log_weights, model.view(t).log_noised, mask)
     config = EstimateConfig() if config is None else config
     if not isinstance(config, EstimateConfig):

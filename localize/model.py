@@ -187,7 +187,8 @@ def subset_mask(model, subset, name: str = "set") -> np.ndarray:
 
     Families with huge component sets (a planted signal has ``C(s, k)`` of them) name their
     sub-populations through an optional ``subpopulations()`` method returning
-    ``{name: list of indices}``; ``"all"`` is every component, for any model.
+    ``{name: list of indices or (K,) boolean mask}``; ``"all"`` is every component, for any
+    model.
 
     Args:
         model: a model (finite, continuous or sequence); only ``n_components`` and the
@@ -208,5 +209,10 @@ def subset_mask(model, subset, name: str = "set") -> np.ndarray:
             raise bad(name, subset, f"a list of component indices or a sub-population name "
                       f"of this model: {choices}")
         subset = named[subset]
+        if isinstance(subset, np.ndarray) and subset.dtype == bool:
+            # A family may name a set by its mask (cheaper than a million indices).
+            if subset.shape != (k,) or not subset.any():
+                raise bad(name, "a mask", f"a non-empty ({k},) boolean mask")
+            return subset.copy()
     return set_mask(k, subset, name)
 

@@ -116,6 +116,13 @@ def _nested_sets(model, s_init, s_target):
     return init, target
 
 
+def _curve_model(model) -> bool:
+    """A model known only through curve hooks (e.g. ``planted_icl``): not a finite Model,
+    but with the hooks of :class:`~localize.continuous.ContinuousModel`."""
+    hooks = ("tv_curve", "bc_curve", "label_mass_curve", "fr_tv_curve", "log_weights")
+    return not isinstance(model, Model) and all(hasattr(model, h) for h in hooks)
+
+
 def _nonempty(model, mask):
     """A complement counts as empty when it has no component of positive weight."""
     return bool(np.exp(np.asarray(model.log_weights))[mask].sum() > 0)
@@ -299,7 +306,8 @@ class WindowReport:
         held = {None: "vacuous (no grid time in [T_end, T_start])", True: "holds", False: "FAILS"}
         lines += [
             "",
-            f"eps = {self.eps:g}   S_init = {self.s_init}   S_target = {self.s_target}   "
+            f"eps = {self.eps:g}   S_init = {_short(self.s_init)}   "
+            f"S_target = {_short(self.s_target)}   "
             f"method = {self._methods()} (error bound {self.error_bound:.1g})",
         ]
         if self.estimate is not None:
@@ -315,6 +323,13 @@ class WindowReport:
             + ("" if self.theorem2_margin is None else f" (margin {self.theorem2_margin:.3g})"),
         ]
         return "\n".join(lines)
+
+
+def _short(indices) -> str:
+    """A set for the text report: the list, or its ends and size when it is long."""
+    if len(indices) <= 12:
+        return str(list(indices))
+    return f"[{indices[0]}, {indices[1]}, ..., {indices[-1]}] ({len(indices)} components)"
 
 
 def _check_eps(eps) -> float:
@@ -370,7 +385,7 @@ def window_report(model, s_init, s_target, eps, times, *, progress=None,
                                             progress=progress, estimate=estimate)
         report = window_report(exact, s_init, s_target, eps, times, progress=progress)
         return dataclasses.replace(report, model=model.describe())
-    if isinstance(model, ContinuousModel):
+    if isinstance(model, ContinuousModel) or _curve_model(model):
         from localize.continuous_report import continuous_window_report
 
         return continuous_window_report(model, s_init, s_target, eps, times,

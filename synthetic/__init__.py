@@ -13,6 +13,8 @@ from synthetic import (  # noqa: F401  (each registers its family)
     gaussian_mixture,
     icl,
     markov_mixture,
+    planted,
+    planted_icl,
     point_masses,
     structured_output,
 )
@@ -23,6 +25,8 @@ from synthetic.finite import FiniteMixture, finite_mixture, random_finite
 from synthetic.gaussian_mixture import GaussianMixture
 from synthetic.icl import ICLMixture
 from synthetic.markov_mixture import HMMMixture, MarkovMixture, random_hmm, random_markov
+from synthetic.planted import PlantedRegression
+from synthetic.planted_icl import PlantedICL
 from synthetic.point_masses import PointMasses
 from synthetic.registry import FAMILIES, Family, build, families_info, register
 from synthetic.structured_output import StructuredOutput
@@ -38,6 +42,8 @@ __all__ = [
     "HMMMixture",
     "ICLMixture",
     "MarkovMixture",
+    "PlantedICL",
+    "PlantedRegression",
     "PointMasses",
     "StructuredOutput",
     "build",

@@ -105,6 +105,8 @@ class PlantedRegression:
                       f"at most max_supports = {limit} supports, but C({s}, {k}) = {count}; "
                       f"time grows linearly in C(s, k): pass max_supports >= {count} to "
                       "enumerate them anyway")
+        # A chunk beyond C(s, k) would only pad every enumeration step with empty supports.
+        chunk = min(chunk, count)
         # Normalised values, so equal models hash equal (they are static jit arguments).
         for name, value in (("s", s), ("k", k), ("sigma2", sigma2), ("N", n), ("chunk", chunk),
                             ("max_supports", limit)):
