@@ -16,6 +16,7 @@ FIGURES = (
     "fig_hierarchy_depth",
     "fig_icl",
     "fig_jailbreak",
+    "fig_planted",
     "fig_structured",
     "fig_structured_estimator",
     "fig_theorem2",

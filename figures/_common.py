@@ -229,7 +229,7 @@ def style():
 
 
 def save(fig, name: str, data: dict, script: str, out_dir=None, footer_y: float = 0.001,
-         estimated: bool = False) -> Path:
+         estimated: bool | str = False) -> Path:
     """Write ``<output dir>/<name>.png`` with a provenance footer and close the figure.
 
     Args:
@@ -240,7 +240,8 @@ def save(fig, name: str, data: dict, script: str, out_dir=None, footer_y: float 
         out_dir: override the output directory.
         footer_y: height of the footer line in figure coordinates (below any bottom legend).
         estimated: whether the figure also shows Monte Carlo estimates (the footer then says
-            so instead of "all values exact").
+            "exact curves, estimated markers" instead of "all values exact"), or the footer's
+            own words for what is estimated (e.g. ``"all values Monte Carlo"``).
 
     Returns:
         The path of the PNG.
@@ -253,7 +254,10 @@ def save(fig, name: str, data: dict, script: str, out_dir=None, footer_y: float 
     odir = output_dir(fast, out_dir)
     odir.mkdir(parents=True, exist_ok=True)
     path = odir / f"{name}.png"
-    mode = "exact curves, estimated markers" if estimated else "all values exact"
+    if isinstance(estimated, str):
+        mode = estimated
+    else:
+        mode = "exact curves, estimated markers" if estimated else "all values exact"
     if fast:
         mode = "FAST PREVIEW (reduced sizes)"
     fig.text(0.995, footer_y, f"{mode}; localize {localize.__version__}; "

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 import localize  # noqa: F401  (float64 before any array is made)
 from localize.errors import bad
 from proofs_check import tables
+from proofs_check.absorbing_walk import example5_absorbing
 from proofs_check.catalog import Instance, default_catalog
 from proofs_check.claims import (
     corollary2,
@@ -31,12 +32,12 @@ from proofs_check.claims import (
     theorem2_sharp_b,
     theorem2_sharp_c,
 )
-from proofs_check.absorbing_walk import example5_absorbing
 from proofs_check.critical_tokens import example4, example4_finetune
-from proofs_check.examples import example3, example5, example7
 from proofs_check.depth import CLAIMS as DEPTH_CLAIMS
+from proofs_check.examples import example3, example5, example7
 from proofs_check.gaussian import CLAIMS as GAUSSIAN_CLAIMS
 from proofs_check.icl import CLAIMS as ICL_CLAIMS
+from proofs_check.planted import CLAIMS as PLANTED_CLAIMS
 from proofs_check.result import TOL, ClaimResult, Tally
 from proofs_check.structured import CLAIMS as STRUCTURED_CLAIMS
 
@@ -65,6 +66,8 @@ CLAIMS = {
     **DEPTH_CLAIMS,
     **STRUCTURED_CLAIMS,
     **ICL_CLAIMS,
+    # The all-or-nothing planted signal ([LKC25] §4.2.2, Theorems 5-6).
+    **PLANTED_CLAIMS,
 }
 
 

@@ -36,6 +36,7 @@ NAMES = {
     "fig_hierarchy_depth": "hierarchy_depth",
     "fig_icl": "icl_window",
     "fig_jailbreak": "jailbreak_window",
+    "fig_planted": "planted_detection",
     "fig_structured": "structured_staircase",
     "fig_structured_estimator": "structured_estimator",
     "fig_theorem2": "theorem2_bound",

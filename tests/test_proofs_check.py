@@ -42,6 +42,8 @@ EXPECTED = (
     "hierarchy_depth", "structured_output", "structured_estimator",
     # issue 4: in-context learning (proofs_check/icl.py)
     "example11_icl", "corollary3",
+    # issue 5: the planted signal (proofs_check/planted.py)
+    "planted_detection_monotone", "theorem6_window", "planted_sharpening",
 )
 # The claims of issue 2, which check the default catalog of exact finite instances.
 CATALOG_CLAIMS = (
