@@ -72,8 +72,13 @@ class PlantedICL:
     """
 
     regression: PlantedRegression
+    answer: bool = True
 
-    family = "planted_icl"
+    @property
+    def family(self) -> str:
+        """``planted_icl`` (Definition 7), or ``planted_regression`` without ``?`` and the
+        answer token (Theorem 5's detection problem as a sequence)."""
+        return "planted_icl" if self.answer else "planted_regression"
 
     @property
     def n_supports(self) -> int:
@@ -94,7 +99,7 @@ class PlantedICL:
     @property
     def process(self) -> Truncation:
         """Truncation of the ``N + 2`` tokens."""
-        return Truncation(self.regression.N + 2)
+        return Truncation(self.regression.N + (2 if self.answer else 0))
 
     @property
     def error_bound(self) -> float:
@@ -115,14 +120,22 @@ class PlantedICL:
         return {"signal": signal, "null": ~signal}
 
     def visible(self, ts) -> np.ndarray:
-        """Observations visible at each time: ``N`` for ``t <= 2``, ``N + 2 - t`` after."""
+        """Observations visible at each time: ``N`` for ``t <= 2``, ``N + 2 - t`` after
+        (``N - t`` without the answer tokens)."""
         ts = np.asarray(ts, dtype=np.int64)
+        if not self.answer:
+            return self.regression.N - ts
         return np.minimum(self.regression.N, self.regression.N + 2 - ts)
+
+    def _answer_shown(self, ts) -> np.ndarray:
+        """Times at which the answer token (hence the component) is visible."""
+        return (np.asarray(ts) == 0) & self.answer
 
     def describe(self) -> dict:
         """The parameters (not the ``C(s, k) + 1`` weights) as a JSON-ready dictionary."""
         r = self.regression
         return {"family": self.family, "s": r.s, "k": r.k, "sigma2": r.sigma2, "N": r.N,
+                "answer_token": bool(self.answer),
                 "n_supports": self.n_supports, "N_star": self.n_star,
                 "weights": {"signal": 0.5, "null": 0.5},
                 "process": self.process.describe()}
@@ -180,7 +193,7 @@ class PlantedICL:
         log_g_p = math.log(2.0) - np.logaddexp(0.0, np.abs(lp[n]))
         log_g_q = math.log(2.0) - np.logaddexp(0.0, np.abs(lq[n]))
         log_ov_pq, log_ov_se = _log_stratified(log_g_p, log_g_q)
-        visible_answer = ts == 0
+        visible_answer = self._answer_shown(ts)
         value = np.where(visible_answer, gap, gap * tv)
         se_value = np.where(visible_answer, 0.0, gap * se)
         # 1 - TV(p_t^A, p_t^B) = (1 - gap) + gap (1 - TV(P, Q)).
@@ -209,7 +222,7 @@ class PlantedICL:
 
         bc, se = _stratified(integrand(lp[n]), integrand(lq[n]))
         exact = math.sqrt(a * b) + math.sqrt((1 - a) * (1 - b))
-        visible_answer = ts == 0
+        visible_answer = self._answer_shown(ts)
         zeros = np.zeros(ts.size)
         return Estimate(np.clip(np.where(visible_answer, exact, bc), 0.0, 1.0),
                         np.where(visible_answer, 0.0, se), MC, zeros, zeros)
@@ -232,7 +245,7 @@ class PlantedICL:
         value = a * mean_p + (1 - a) * mean_q
         se = np.sqrt(a**2 * var_p / half + (1 - a) ** 2 * var_q / half)
         exact = a * has_signal + (1 - a) * has_null
-        visible_answer = ts == 0
+        visible_answer = self._answer_shown(ts)
         zeros = np.zeros(ts.size)
         return Estimate(np.clip(np.where(visible_answer, exact, value), 0.0, 1.0),
                         np.where(visible_answer, 0.0, se), MC, zeros, zeros)
@@ -250,7 +263,7 @@ class PlantedICL:
 
         fp, fq = np.abs(c(lp[n]) - b), np.abs(c(lq[n]) - (1 - b))
         value, se = _stratified(fp, fq)
-        visible_answer = ts == 0
+        visible_answer = self._answer_shown(ts)
         zeros = np.zeros(ts.size)
         return Estimate(np.clip(np.where(visible_answer, abs(a - b), value), 0.0, 1.0),
                         np.where(visible_answer, 0.0, se), MC, zeros, zeros)
@@ -343,17 +356,49 @@ def planted_icl(s, k, sigma2, N, process="truncation", order=None, chunk=1024,
     return PlantedICL(PlantedRegression(s, k, sigma2, N, chunk, max_supports))
 
 
+def planted_regression(s, k, sigma2, N, process="truncation", order=None, chunk=1024,
+                       max_supports=MAX_SUPPORTS) -> PlantedICL:
+    """Theorem 5's detection problem as a sequence mixture: ``(z_1, ..., z_N)`` only.
+
+    Half planted (uniform over the ``C(s, k)`` supports), half null, under truncation of the
+    ``N`` observations; the same curves as :func:`planted_icl` without the query and answer
+    tokens, so ``TV(p_t^signal, p_t^null)`` is the detection curve at ``N - t`` observations.
+
+    Args:
+        s, k, sigma2, N, process, order, chunk, max_supports: as for :func:`planted_icl`.
+
+    Returns:
+        A :class:`PlantedICL` with ``answer = False``.
+    """
+    model = planted_icl(s, k, sigma2, N, process, order, chunk, max_supports)
+    return dataclasses.replace(model, answer=False)
+
+
+_PARAMS = {
+    "s": "dimension s of the signal theta in {0,1}^s",
+    "k": "sparsity k, 1 <= k <= s (theta uniform over k-sparse binary vectors)",
+    "sigma2": "noise variance sigma^2 > 0 of y = <theta, x> + xi",
+    "N": "observations z_i = (x_i, y_i) in the sequence",
+    "chunk": "supports per enumeration step (optional, default 1024)",
+    "max_supports": f"largest C(s, k) accepted (optional, default {MAX_SUPPORTS})",
+}
+
+register(Family(
+    name="planted_regression",
+    builder=lambda process, order, **kw: planted_regression(process=process, order=order, **kw),
+    params=_PARAMS,
+    processes=("truncation",),
+    summary="Theorem 5: planted sparse regression (half) or its null (half), observations "
+            "revealed left to right; sub-populations 'signal' and 'null'; Monte Carlo over "
+            "datasets with the exact likelihood ratio over all C(s, k) supports",
+    required=("s", "k", "sigma2", "N"),
+))
+
 register(Family(
     name="planted_icl",
     builder=lambda process, order, **kw: planted_icl(process=process, order=order, **kw),
-    params={
-        "s": "dimension s of the signal theta in {0,1}^s",
-        "k": "sparsity k, 1 <= k <= s (theta uniform over k-sparse binary vectors)",
-        "sigma2": "noise variance sigma^2 > 0 of y = <theta, x> + xi",
-        "N": "observations z_i = (x_i, y_i) before the query token and the answer",
-        "chunk": "supports per enumeration step (optional, default 1024)",
-        "max_supports": f"largest C(s, k) accepted (optional, default {MAX_SUPPORTS})",
-    },
+    params={**_PARAMS,
+            "N": "observations z_i = (x_i, y_i) before the query token and the answer"},
     processes=("truncation",),
     summary="Definition 7: planted sparse regression (Theorem 5) or null, then ? and the "
             "signal; sub-populations 'signal' and 'null'; Monte Carlo over datasets with the "

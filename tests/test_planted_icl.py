@@ -172,3 +172,19 @@ def test_registry_config_and_bad_input(model):
         planted_icl(60, 5, 0.5, 3)
     with pytest.raises(LocalizeError, match="s_init"):
         localize.window_report(model, "planted", "all", 0.1, [0, 1], estimate=CONFIG)
+
+
+def test_planted_regression_is_the_sequence_without_the_answer():
+    bare = build("planted_regression", s=S, k=K, sigma2=SIGMA2, N=N)
+    assert bare.family == "planted_regression" and bare.process.length == N
+    rows = _rows(bare)
+    key = jax.random.key(5)
+    times = np.arange(N + 1.0)
+    sep = bare.tv_curve(key, times, rows["signal"], rows["null"], CONFIG)
+    # The detection curve itself, read from n = N down to 0 visible observations, on the
+    # same datasets as planted_icl's (same key): its values at t >= 2 shifted by two.
+    full = planted_icl(S, K, SIGMA2, N)
+    sep_icl = full.tv_curve(key, np.arange(N + 3.0), rows["signal"], rows["null"], CONFIG)
+    np.testing.assert_allclose(sep.value, sep_icl.value[2:], atol=1e-12)
+    assert sep.value[-1] == pytest.approx(0.0, abs=1e-12) and sep.value[0] < 1.0
+
