@@ -244,7 +244,8 @@ def test_second_run_reuses_the_cache(fast_run):
 
 
 def test_recomputation_gives_identical_numbers(fast_run, tmp_path):
-    # theorem2 is the figure with a seed (the others draw nothing at random).
+    # theorem2 draws its random mixtures from a seed (as the Monte Carlo figures do): the
+    # same seed must give the same numbers.
     out, _ = fast_run
     _make_all(tmp_path, "--force", "--only", "theorem2")
     for n in ["theorem2_bound"]:
