@@ -32,6 +32,7 @@ sequence: a ``1e-10`` excess per row would otherwise compound over ``L = 10^4`` 
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import math
 
@@ -80,7 +81,19 @@ def _concrete(x) -> bool:
 
 
 class _ScanMixture(SequenceModel):
-    """The validation of the primitives' inputs and the enumeration shared by both families."""
+    """The validation of the primitives' inputs and the enumeration shared by both families.
+
+    Subclasses are dataclasses with the fields ``log_w`` (log weights) and ``proc`` (the
+    observation process).
+    """
+
+    @property
+    def log_weights(self):
+        return self.log_w
+
+    @property
+    def process(self):
+        return self.proc
 
     def _log_full(self, tokens):
         """``(N, K)`` log-probabilities of whole sequences ``(N, L)`` (every token visible)."""
@@ -148,8 +161,9 @@ class _ScanMixture(SequenceModel):
         table = self._log_full(jnp.asarray(tokens)).T.reshape((k,) + (v,) * length)
         return FiniteMixture(self.log_weights, table, self.process)
 
+    @abc.abstractmethod
     def _parameters(self) -> dict:
-        raise NotImplementedError
+        """The family's probability tables, ``{name: log table}``, for :meth:`describe`."""
 
     def describe(self) -> dict:
         """Family, weights, process, alphabet, length, and the parameters when small.
@@ -187,14 +201,6 @@ class MarkovMixture(_ScanMixture):
     proc: Process
 
     family = "markov_mixture"
-
-    @property
-    def log_weights(self):
-        return self.log_w
-
-    @property
-    def process(self):
-        return self.proc
 
     @property
     def alphabet(self) -> int:
@@ -295,14 +301,6 @@ class HMMMixture(_ScanMixture):
     proc: Process
 
     family = "hmm_mixture"
-
-    @property
-    def log_weights(self):
-        return self.log_w
-
-    @property
-    def process(self):
-        return self.proc
 
     @property
     def alphabet(self) -> int:
