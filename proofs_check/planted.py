@@ -41,13 +41,7 @@ import numpy as np
 import localize
 from localize.errors import bad
 from proofs_check.result import ClaimResult, Tally
-from synthetic.planted import (
-    PlantedRegression,
-    _prefix_scan,
-    _sample_null,
-    _sample_planted,
-    n_star,
-)
+from synthetic.planted import PlantedRegression, log_lr_paths, n_star
 from synthetic.planted_icl import planted_icl
 
 #: Allowed decrease of the detection curve, in paired standard errors of the difference.
@@ -114,14 +108,10 @@ SEED = 2025
 
 @partial(jax.jit, static_argnums=(1, 2))
 def _paths(key, model, half):
-    # The same draws as synthetic.planted.detection_curve (same key split, same order), so
-    # the curve below equals detection_curve's to rounding.
-    k_planted, k_null = jax.random.split(key)
-    Xp, yp, _ = _sample_planted(k_planted, model, half)
-    Xq, yq = _sample_null(k_null, model, half)
-    log_lr, _ = _prefix_scan(model, jnp.concatenate([Xp, Xq]), jnp.concatenate([yp, yq]))
-    h = jnp.abs(jnp.tanh(0.5 * log_lr))
-    return h[:, :half], h[:, half:]
+    # The same draws as synthetic.planted.detection_curve (log_lr_paths), so the curve
+    # below equals detection_curve's to rounding.
+    lp, lq = log_lr_paths(key, model, half)
+    return jnp.abs(jnp.tanh(0.5 * lp)), jnp.abs(jnp.tanh(0.5 * lq))
 
 
 def detection_paths(key, model: PlantedRegression, n_datasets: int):

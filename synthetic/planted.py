@@ -384,15 +384,34 @@ def _prefix_scan(model, X, y, theta=None):
 
 
 @partial(jax.jit, static_argnums=(1, 2))
-def _detection_curve(key, model, n_datasets):
+def log_lr_paths(key, model, half):
+    """``log LR`` of every prefix of ``half`` planted and ``half`` null datasets.
+
+    The one draw every Monte Carlo curve of the planted family reads (the detection curve,
+    :mod:`synthetic.planted_icl`, the claims of :mod:`proofs_check.planted`): the same key
+    gives the same datasets everywhere.
+
+    Args:
+        key: a ``jax.random.key``.
+        model: the :class:`PlantedRegression` (static).
+        half: datasets drawn from each model (static).
+
+    Returns:
+        ``(planted, null)``, each ``(N + 1, half)``: ``log LR`` of the first ``n`` observations.
+    """
     k_planted, k_null = jax.random.split(key)
-    half = n_datasets // 2
     Xp, yp, _ = _sample_planted(k_planted, model, half)
     Xq, yq = _sample_null(k_null, model, half)
     log_lr, _ = _prefix_scan(model, jnp.concatenate([Xp, Xq]), jnp.concatenate([yp, yq]))
+    return log_lr[:, :half], log_lr[:, half:]
+
+
+@partial(jax.jit, static_argnums=(1, 2))
+def _detection_curve(key, model, n_datasets):
+    half = n_datasets // 2
+    lp, lq = log_lr_paths(key, model, half)
     # |LR - 1| / (LR + 1) = |tanh(log LR / 2)|: bounded, and exact at any log LR.
-    h = jnp.abs(jnp.tanh(0.5 * log_lr))
-    hp, hq = h[:, :half], h[:, half:]
+    hp, hq = jnp.abs(jnp.tanh(0.5 * lp)), jnp.abs(jnp.tanh(0.5 * lq))
     tv = 0.5 * (hp.mean(axis=1) + hq.mean(axis=1))
     se = 0.5 * jnp.sqrt(hp.var(axis=1, ddof=1) / half + hq.var(axis=1, ddof=1) / half)
     return tv, se

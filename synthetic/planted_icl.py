@@ -38,23 +38,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from functools import partial
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from localize.continuous import Estimate, EstimateConfig
 from localize.errors import bad
 from localize.processes import Truncation
-from synthetic.planted import (
-    MAX_SUPPORTS,
-    PlantedRegression,
-    _prefix_scan,
-    _sample_null,
-    _sample_planted,
-    n_star,
-)
+from synthetic.planted import MAX_SUPPORTS, PlantedRegression, log_lr_paths, n_star
 from synthetic.registry import Family, register
 
 MC = "monte-carlo"
@@ -314,17 +305,8 @@ def _log_stratified(log_fp, log_fq):
     return log_mean, rel
 
 
-@partial(jax.jit, static_argnums=(1, 2))
-def _log_lr_paths_jit(key, regression, half):
-    k_p, k_q = jax.random.split(key)
-    Xp, yp, _ = _sample_planted(k_p, regression, half)
-    Xq, yq = _sample_null(k_q, regression, half)
-    log_lr, _ = _prefix_scan(regression, jnp.concatenate([Xp, Xq]), jnp.concatenate([yp, yq]))
-    return log_lr[:, :half], log_lr[:, half:]
-
-
 def _log_lr_paths(key, regression, half):
-    lp, lq = _log_lr_paths_jit(key, regression, half)
+    lp, lq = log_lr_paths(key, regression, half)
     lp, lq = np.asarray(lp), np.asarray(lq)
     if np.isnan(lp).any() or np.isnan(lq).any():
         raise ValueError("planted_icl: the likelihood ratio produced NaN; please report this")
