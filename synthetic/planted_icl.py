@@ -227,7 +227,7 @@ class PlantedICL:
         n = self.visible(ts)
 
         def post(ll):
-            sig = 1.0 / (1.0 + np.exp(-ll))
+            sig = _signal_posterior(ll)
             return has_signal * sig + has_null * (1.0 - sig)
 
         mean_p, var_p = post(lp[n]).mean(axis=1), post(lp[n]).var(axis=1, ddof=1)
@@ -249,7 +249,7 @@ class PlantedICL:
         n = self.visible(ts)
 
         def c(ll):
-            sig = 1.0 / (1.0 + np.exp(-ll))
+            sig = _signal_posterior(ll)
             return a * sig + (1 - a) * (1.0 - sig)
 
         fp, fq = np.abs(c(lp[n]) - b), np.abs(c(lq[n]) - (1 - b))
@@ -275,6 +275,12 @@ class PlantedICL:
                             axis=1)
         zeros = np.zeros_like(value)
         return Estimate(value, se, MC, zeros, zeros)
+
+
+def _signal_posterior(ll):
+    """``pi(signal | Y) = L / (L + 1)`` from ``ll = log L`` (equal weights; 0 or 1 at the ends)."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-ll))
 
 
 def _log_f(alpha, ll):
