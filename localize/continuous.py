@@ -179,3 +179,14 @@ class ContinuousModel(abc.ABC):
         from localize import estimate
 
         return estimate.mc_label_law(key, self, ts, log_init, config)
+
+
+CURVE_HOOKS = ("tv_curve", "bc_curve", "label_mass_curve", "fr_tv_curve", "log_weights")
+
+
+def is_curve_model(model) -> bool:
+    """Whether ``model`` is known only through curve hooks (e.g. ``planted_icl``): not a
+    finite :class:`localize.Model` (no ``view``), but with the hooks of
+    :class:`ContinuousModel`; the window report and the label law then use the hooks."""
+    return not hasattr(model, "view") and all(hasattr(model, h) for h in CURVE_HOOKS)
+

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from localize.continuous import ContinuousModel, EstimateConfig
+from localize.continuous import ContinuousModel, EstimateConfig, is_curve_model
 from localize.errors import bad
 from localize.posterior import NEG_INF, label_law, log_set_weights
 from localize.sequence import SequenceModel
@@ -79,8 +79,7 @@ def forward_reverse_label_law(model, t, mask, *, key=None, config: EstimateConfi
     """
     if isinstance(model, SequenceModel) and model.finite() is not None:
         model = model.finite()
-    hooks_only = not hasattr(model, "view") and hasattr(model, "fr_label_law")
-    if not isinstance(model, (ContinuousModel, SequenceModel)) and not hooks_only:
+    if not isinstance(model, (ContinuousModel, SequenceModel)) and not is_curve_model(model):
         return label_law(model.log_weights, model.view(t).log_noised, mask)
     config = EstimateConfig() if config is None else config
     if not isinstance(config, EstimateConfig):

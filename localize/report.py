@@ -26,7 +26,7 @@ from jax.nn import logsumexp
 from tqdm.auto import tqdm
 
 from localize import divergences as dv
-from localize.continuous import ContinuousModel, EstimateConfig
+from localize.continuous import ContinuousModel, EstimateConfig, is_curve_model
 from localize.errors import LocalizeError, bad
 from localize.model import Model, subset_mask
 from localize.posterior import log_set_weights
@@ -114,13 +114,6 @@ def _nested_sets(model, s_init, s_target):
     if np.exp(np.asarray(model.log_weights))[init].sum() <= 0:
         raise bad("s_init", np.flatnonzero(init).tolist(), "a set of positive total weight")
     return init, target
-
-
-def _curve_model(model) -> bool:
-    """A model known only through curve hooks (e.g. ``planted_icl``): not a finite Model,
-    but with the hooks of :class:`~localize.continuous.ContinuousModel`."""
-    hooks = ("tv_curve", "bc_curve", "label_mass_curve", "fr_tv_curve", "log_weights")
-    return not isinstance(model, Model) and all(hasattr(model, h) for h in hooks)
 
 
 def _nonempty(model, mask):
@@ -385,7 +378,7 @@ def window_report(model, s_init, s_target, eps, times, *, progress=None,
                                             progress=progress, estimate=estimate)
         report = window_report(exact, s_init, s_target, eps, times, progress=progress)
         return dataclasses.replace(report, model=model.describe())
-    if isinstance(model, ContinuousModel) or _curve_model(model):
+    if isinstance(model, ContinuousModel) or is_curve_model(model):
         from localize.continuous_report import continuous_window_report
 
         return continuous_window_report(model, s_init, s_target, eps, times,
