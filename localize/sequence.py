@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from localize.continuous import EstimateConfig
+from localize.errors import bad
 from localize.processes import OrderedMasking, Process, RandomMasking, Truncation
 
 
@@ -195,10 +196,9 @@ def visible_mask(process: Process, t, uniforms=None):
     """
     if isinstance(process, RandomMasking):
         if uniforms is None:
-            raise ValueError("uniforms: required for random masking, got None")
+            raise bad("uniforms", None, "an (n, L) array of uniforms for random masking")
         return uniforms >= jnp.asarray(t, dtype=jnp.float64)
     if isinstance(process, (Truncation, OrderedMasking)):
         log_q, _ = process.log_mask_probs(t)
         return jnp.isneginf(log_q)
-    raise ValueError(f"process: expected truncation, ordered or random masking, got "
-                     f"{type(process).__name__}")
+    raise bad("process", type(process).__name__, "truncation, ordered or random masking")
