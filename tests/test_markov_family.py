@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 
 import jax
 import jax.numpy as jnp
@@ -339,6 +340,80 @@ def test_long_sequences_do_not_underflow():
         np.testing.assert_allclose(got[:, k], want, rtol=1e-12)
     half = np.asarray(hmm.log_observed(tokens, masked))
     assert np.all(np.isfinite(half)) and np.all(half > got)
+
+
+def _numpy_prefix_logs(init, trans, tokens, order):
+    """``log p(x_{1:j})`` for ``j = order..L`` of one chain of order ``order``, by loops.
+
+    ``init`` is the joint law of the first ``order`` tokens (shape ``(V^order,)``) and
+    ``trans`` the ``(V^order, V)`` rows; returns ``(n, L + 1)`` with columns below the
+    order left at NaN (they come from the marginals, checked elsewhere).
+    """
+    n, length = tokens.shape
+    v = trans.shape[1]
+    out = np.full((n, length + 1), np.nan)
+    for i in range(n):
+        state = 0
+        for d in range(order):
+            state = state * v + int(tokens[i, d])
+        total = math.log(init[state])
+        out[i, order] = total
+        for j in range(order, length):
+            total += math.log(trans[state, tokens[i, j]])
+            state = (state % v ** (order - 1)) * v + int(tokens[i, j]) if order > 1 else \
+                int(tokens[i, j])
+            out[i, j + 1] = total
+    return out
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_log_prefix_every_remainder_and_order(order):
+    """Mid-length chains (whole trips of the pass and partial ones of every size): the
+    prefix log-likelihoods at lengths in any order, repeated, 0 and past ``L`` (which read
+    0) against per-position loops."""
+    length, v, k = 43, 3, 2
+    model = _markov(order, k, v, length, 30 + order)
+    tokens = np.asarray(model.sample(jax.random.key(31), np.array([0, 1, 1, 0, 1])))
+    lengths = np.array([length, 0, 9, order, 17, 17, 8, 40, length + 3, 33, 1, 25, 26, 3])
+    got = np.asarray(model.log_prefix(tokens, lengths))
+    assert got.shape == (tokens.shape[0], lengths.size, k)
+    for c in range(k):
+        want = _numpy_prefix_logs(probs(model.log_init[c]), probs(model.log_trans[c]),
+                                  tokens, order)
+        for q, ell in enumerate(lengths):
+            if ell == 0 or ell > length:
+                np.testing.assert_array_equal(got[:, q, c], 0.0)
+            elif ell >= order:
+                np.testing.assert_allclose(got[:, q, c], want[:, ell], rtol=1e-12)
+    hmm = mm.random_hmm(jax.random.key(32), 2, 3, v, length)
+    got = np.asarray(hmm.log_prefix(tokens, lengths))
+    for q, ell in enumerate(lengths):
+        if 1 <= ell <= length:
+            for c in range(2):
+                want = _numpy_hmm_logp(probs(hmm.log_init[c]), probs(hmm.log_trans[c]),
+                                       probs(hmm.log_emit[c]), tokens[:, :ell])
+                np.testing.assert_allclose(got[:, q, c], want, rtol=1e-12)
+        else:
+            np.testing.assert_array_equal(got[:, q], 0.0)
+
+
+@pytest.mark.parametrize("width", [1, 2, 5, 8, 9, 64, 300])
+def test_blocked_inverse_cdf_is_the_first_sum_above(width):
+    """The two-gather inverse CDF of the sampler against ``np.searchsorted``: rows with
+    zeros (flat runs of the sums), uniforms at 0 and just below 1."""
+    rng = np.random.default_rng(width)
+    rows = rng.dirichlet(np.full(width, 0.3), size=6)
+    rows[rows < 0.02] = 0.0
+    rows[:, 0] += rows.sum(1) == 0
+    cdf = np.cumsum(rows, axis=1)
+    u = np.concatenate([[0.0, 1.0 - 1e-16, 0.5], rng.random(200)])
+    row = rng.integers(0, 6, u.size)
+    got = np.asarray(scan._count_blocked(scan._blocked_cdf(jnp.asarray(cdf)),
+                                         jnp.asarray(row), jnp.asarray(u), width))
+    want = [min(np.searchsorted(cdf[r], x * cdf[r, -1], side="right"), width - 1)
+            for r, x in zip(row, u, strict=True)]
+    np.testing.assert_array_equal(got, want)
+    assert np.all(rows[row, got] > 0), "a token of probability 0 was drawn"
 
 
 # --------------------------------------------------------------------------------------
