@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import math
 
 import jax
@@ -80,6 +81,27 @@ def _concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
+@functools.partial(jax.jit, static_argnames="alphabet")
+def _all_in(tokens, alphabet: int):
+    # One fused pass (a min and a max measured twice as long).
+    return jnp.all((tokens >= 0) & (tokens < alphabet))
+
+
+def _in_vocabulary(tokens, alphabet: int, length: int) -> bool:
+    """Whether concrete tokens already on the device are valid as they are: integer
+    ``(n, L)`` in ``0..V-1``, checked by one fused pass there.
+
+    Copying ``10^7`` tokens to NumPy and back to check them cost more than the pass over
+    positions that uses them (about 60 ms against 40 ms; this check takes about 6 ms).
+    Anything else, and any doubt, goes to :func:`check_tokens`, which names the first bad
+    token.
+    """
+    if not isinstance(tokens, jax.Array) or tokens.ndim != 2 or tokens.shape[1] != length \
+            or not jnp.issubdtype(tokens.dtype, jnp.integer) or tokens.size == 0:
+        return False
+    return bool(_all_in(tokens, alphabet))
+
+
 class _ScanMixture(SequenceModel):
     """The validation of the primitives' inputs and the enumeration shared by both families.
 
@@ -101,6 +123,8 @@ class _ScanMixture(SequenceModel):
 
     def _tokens(self, tokens, name="tokens"):
         if _concrete(tokens):
+            if _in_vocabulary(tokens, self.alphabet, self.length):
+                return tokens.astype(jnp.int32)
             return jnp.asarray(check_tokens(tokens, self.alphabet, self.length, name))
         if tokens.ndim != 2 or tokens.shape[1] != self.length:
             raise bad(name, f"array of shape {tokens.shape}", f"shape (n, {self.length})")
