@@ -31,6 +31,13 @@ the key, the model's shapes and the sample budget, never on the times asked for,
 is a deterministic function of ``t`` given the seed, and the refinement of the thresholds
 between grid times sees the same sequences as the grid.
 
+**Drawn once.** The threshold refinement of a report asks each curve again at new times,
+and by the common random numbers it sees the same sequences every time; drawing them
+(about 0.9 s for ``10^7`` tokens on two cores) costs an order of magnitude more than a pass
+over them (about 0.05 s). So the draws are kept on the model object, per key, law and
+batch size, up to :data:`DRAW_CACHE_BYTES` (oldest dropped first): the values are the same
+as drawing again, only faster.
+
 **One pass.** Under truncation, the prefix log-likelihoods at every requested length come
 from one scan over the positions (:meth:`~localize.sequence.SequenceModel.log_prefix`); the
 times go through in blocks of :data:`TIME_BLOCK` (padded to multiples of 8, so repeated calls
@@ -65,6 +72,8 @@ from localize.sequence import visible_mask
 TIME_BLOCK = 128
 # Entries one batch may touch per intermediate array (tokens, buffers): 128 MiB of float64.
 SAMPLE_BUDGET = 2**24
+# Bytes of drawn sequences (and mask uniforms) kept per model between calls.
+DRAW_CACHE_BYTES = 2**29
 LOG2, LOG3 = math.log(2.0), math.log(3.0)
 MC = "monte-carlo"
 
@@ -127,29 +136,59 @@ def _noised_and_clean(model, tokens, ts, lengths, slot, full, uniforms):
     return jax.lax.map(at, ts), clean
 
 
-def _draw(model, key, log_row, n):
+@functools.partial(jax.jit, static_argnames=("n", "masks"))
+def _draw(model, key, log_row, *, n, masks):
+    """``n`` sequences from the mixture ``log_row``, and the uniforms of random masking
+    (``None`` for processes that need none)."""
     k_lab, k_x, k_u = jax.random.split(key, 3)
     labels = _categorical(jax.random.uniform(k_lab, (n,), dtype=jnp.float64), log_row)
     tokens = model.sample(k_x, labels)
-    uniforms = jax.random.uniform(k_u, tokens.shape, dtype=jnp.float64)
+    uniforms = jax.random.uniform(k_u, tokens.shape, dtype=jnp.float64) if masks else None
     return tokens, uniforms
 
 
-def _run(batch_fn, key, model, config, ts, batch):
-    """Apply ``batch_fn(key_b, ts, lengths, slot, full, valid) -> (count, mean, m2, extra)``
-    over batches and time blocks; returns ``(mean, se, extras)`` per time, in order."""
+def _drawn(model, key, log_row, n):
+    """:func:`_draw`, kept on the model object (module docstring, *Drawn once*)."""
+    masks = isinstance(model.process, RandomMasking)
+    cache = getattr(model, "__dict__", {}).setdefault("_draw_cache", {})
+    tag = (np.asarray(jax.random.key_data(key)).tobytes(),
+           np.asarray(log_row, dtype=np.float64).tobytes(), n)
+    if tag in cache:
+        return cache[tag]
+    out = _draw(model, key, jnp.asarray(log_row), n=n, masks=masks)
+    nbytes = lambda draw: sum(x.nbytes for x in draw if x is not None)  # noqa: E731
+    size = nbytes(out)
+    if size <= DRAW_CACHE_BYTES:
+        # Not a dataclass field: neither compared nor traced; the oldest go first.
+        while cache and sum(map(nbytes, cache.values())) + size > DRAW_CACHE_BYTES:
+            cache.pop(next(iter(cache)))
+        cache[tag] = out
+    return out
+
+
+def _run(batch_fn, key, model, config, ts, batch, log_row, split=False):
+    """Apply ``batch_fn(key_b, tokens, uniforms, ts, lengths, slot, full, valid) -> (count,
+    mean, m2, extra)`` over batches of sequences drawn from ``log_row`` and over time blocks;
+    returns ``(mean, se, extras)`` per time, in order.
+
+    ``split``: draw with the first half of each batch's key and pass the second to
+    ``batch_fn`` (for inner randomness of its own); else both get the batch's key.
+    """
     n_batches = -(-config.samples // batch)
     keys = jax.random.split(key, n_batches)
+    blocks = _blocks(model, ts)
+    parts = [[] for _ in blocks]
+    for b in range(n_batches):
+        k_draw, k_own = jax.random.split(keys[b]) if split else (keys[b], keys[b])
+        tokens, uniforms = _drawn(model, k_draw, log_row, batch)
+        valid = jnp.asarray(b * batch + np.arange(batch) < config.samples)
+        for part, (_, padded_ts, lengths, slot, full) in zip(parts, blocks, strict=True):
+            part.append(jax.device_get(batch_fn(
+                k_own, tokens, uniforms, jnp.asarray(padded_ts), jnp.asarray(lengths),
+                jnp.asarray(slot), jnp.asarray(full, dtype=jnp.int32), valid)))
     means, ses, extras = [], [], []
-    for idx, padded_ts, lengths, slot, full in _blocks(model, ts):
-        parts = []
-        for b in range(n_batches):
-            valid = b * batch + np.arange(batch) < config.samples
-            parts.append(jax.device_get(batch_fn(keys[b], jnp.asarray(padded_ts),
-                                                 jnp.asarray(lengths), jnp.asarray(slot),
-                                                 jnp.asarray(full, dtype=jnp.int32),
-                                                 jnp.asarray(valid))))
-        count, mean, m2, extra = (np.stack(x) for x in zip(*parts, strict=True))
+    for part, (idx, *_) in zip(parts, blocks, strict=True):
+        count, mean, m2, extra = (np.stack(x) for x in zip(*part, strict=True))
         total, se = jax.device_get(jax.vmap(_combine, in_axes=(1, 1, 1))(
             jnp.asarray(count), jnp.asarray(mean), jnp.asarray(m2)))
         means.append(np.asarray(total)[: idx.size])
@@ -172,10 +211,8 @@ def _per_time_moments(f, valid):
 # ----------------------------------------------------------------------------- divergences
 
 
-@functools.partial(jax.jit, static_argnames=("batch",))
-def _divergence_batch(key, model, log_a, log_b, ts, lengths, slot, full, valid, *, batch):
-    log_m = jnp.logaddexp(log_a, log_b) - LOG2
-    tokens, uniforms = _draw(model, key, log_m, batch)
+@jax.jit
+def _divergence_batch(model, log_a, log_b, tokens, uniforms, ts, lengths, slot, full, valid):
     noised, _ = _noised_and_clean(model, tokens, ts, lengths, slot, full, uniforms)
     la, lb = _lse(log_a + noised, -1), _lse(log_b + noised, -1)  # (m, n)
     both = jnp.logaddexp(la, lb)
@@ -195,11 +232,11 @@ def _divergences(key, model, ts, log_a, log_b, config):
     log_a, log_b = _check_row("log_a", log_a, k), _check_row("log_b", log_b, k)
     batch = _batch_size(model, config)
 
-    def fn(key_b, ts_b, lengths, slot, full, valid):
-        return _divergence_batch(key_b, model, log_a, log_b, ts_b, lengths, slot, full, valid,
-                                 batch=batch)
+    def fn(_key, tokens, uniforms, *rest):
+        return _divergence_batch(model, log_a, log_b, tokens, uniforms, *rest)
 
-    mean, se, logs = _run(fn, key, model, config, ts, batch)
+    log_m = np.logaddexp(log_a, log_b) - LOG2
+    mean, se, logs = _run(fn, key, model, config, ts, batch, log_m)
     n = float(config.samples)
     log_mean = logs[:, 0] - math.log(n)
     # Relative variance of the overlap's mean: (E g^2 / (E g)^2 - 1) / n, in log space.
@@ -244,18 +281,16 @@ def mc_bc(key, model, ts, log_a, log_b, config: EstimateConfig) -> Estimate:
 # ------------------------------------------------------------------------ label posteriors
 
 
-@functools.partial(jax.jit, static_argnames=("batch",))
-def _label_batch(key, model, log_a, ts, lengths, slot, full, valid, *, batch):
-    tokens, uniforms = _draw(model, key, log_a, batch)
+@jax.jit
+def _label_batch(model, tokens, uniforms, ts, lengths, slot, full, valid):
     noised, _ = _noised_and_clean(model, tokens, ts, lengths, slot, full, uniforms)
     post = jnp.exp(jax.nn.log_softmax(model.log_weights + noised, axis=-1))  # (m, n, K)
     count, mean, m2 = _per_time_moments(post, valid)
     return count, mean, m2, jnp.zeros((0,))
 
 
-@functools.partial(jax.jit, static_argnames=("batch",))
-def _mass_batch(key, model, log_a, sel, ts, lengths, slot, full, valid, *, batch):
-    tokens, uniforms = _draw(model, key, log_a, batch)
+@jax.jit
+def _mass_batch(model, sel, tokens, uniforms, ts, lengths, slot, full, valid):
     noised, _ = _noised_and_clean(model, tokens, ts, lengths, slot, full, uniforms)
     post = jax.nn.log_softmax(model.log_weights + noised, axis=-1)
     mass = jnp.exp(_lse(jnp.where(sel, post, -jnp.inf), -1))[..., None]
@@ -280,11 +315,10 @@ def mc_label_law(key, model, ts, log_init, config: EstimateConfig) -> Estimate:
     log_init = _check_row("log_init", log_init, model.n_components)
     batch = _batch_size(model, config)
 
-    def fn(key_b, ts_b, lengths, slot, full, valid):
-        return _label_batch(key_b, model, log_init, ts_b, lengths, slot, full, valid,
-                            batch=batch)
+    def fn(_key, *rest):
+        return _label_batch(model, *rest)
 
-    mean, se, _ = _run(fn, key, model, config, ts, batch)
+    mean, se, _ = _run(fn, key, model, config, ts, batch, log_init)
     _no_nan("mc_label_law", mean, se)
     zeros = np.zeros_like(mean)
     return Estimate(np.clip(mean, 0.0, 1.0), se, MC, zeros, zeros)
@@ -302,11 +336,10 @@ def mc_label_mass(key, model, ts, log_a, mask_b, config: EstimateConfig) -> Esti
     batch = _batch_size(model, config)
     sel = jnp.asarray(mask_b)
 
-    def fn(key_b, ts_b, lengths, slot, full, valid):
-        return _mass_batch(key_b, model, log_a, sel, ts_b, lengths, slot, full, valid,
-                           batch=batch)
+    def fn(_key, *rest):
+        return _mass_batch(model, sel, *rest)
 
-    mean, se, _ = _run(fn, key, model, config, ts, batch)
+    mean, se, _ = _run(fn, key, model, config, ts, batch, log_a)
     value, se = np.clip(mean[:, 0], 0.0, 1.0), se[:, 0]
     _no_nan("mc_label_mass", value, se)
     zeros = np.zeros_like(value)
@@ -316,12 +349,16 @@ def mc_label_mass(key, model, ts, log_a, mask_b, config: EstimateConfig) -> Esti
 # ----------------------------------------------------------------- forward-reverse TV
 
 
-@functools.partial(jax.jit, static_argnames=("batch", "inner"))
-def _fr_batch(key, model, log_init, log_cmp, ts, lengths, slot, full, valid, *, batch, inner):
+def _proposal(log_init, log_cmp, log_w):
+    """The defensive proposal ``r = (p^A + p^B + p) / 3`` as log mixing weights."""
+    return _lse(jnp.stack([log_init, log_cmp, log_w]), 0) - LOG3
+
+
+@functools.partial(jax.jit, static_argnames=("inner",))
+def _fr_batch(k_in, model, log_init, log_cmp, tokens, uniforms, ts, lengths, slot, full,
+              valid, *, inner):
     log_w = model.log_weights
-    log_r = _lse(jnp.stack([log_init, log_cmp, log_w]), 0) - LOG3
-    k_draw, k_in = jax.random.split(key)
-    tokens, uniforms = _draw(model, k_draw, log_r, batch)
+    log_r = _proposal(log_init, log_cmp, log_w)
     noised, clean = _noised_and_clean(model, tokens, ts, lengths, slot, full, uniforms)
     log_p, log_q = _lse(log_w + clean, -1), _lse(log_cmp + clean, -1)
     log_prop = _lse(log_r + clean, -1)
@@ -375,11 +412,11 @@ def mc_fr_tv(key, model, ts, log_init, log_cmp, config: EstimateConfig) -> Estim
     inner = config.inner_samples if isinstance(model.process, RandomMasking) else 0
     batch = _batch_size(model, config, max(1, inner))
 
-    def fn(key_b, ts_b, lengths, slot, full, valid):
-        return _fr_batch(key_b, model, log_init, log_cmp, ts_b, lengths, slot, full, valid,
-                         batch=batch, inner=inner)
+    def fn(k_in, *rest):
+        return _fr_batch(k_in, model, log_init, log_cmp, *rest, inner=inner)
 
-    mean, se, _ = _run(fn, key, model, config, ts, batch)
+    log_r = np.asarray(_proposal(log_init, log_cmp, model.log_weights))
+    mean, se, _ = _run(fn, key, model, config, ts, batch, log_r, split=True)
     value, se_value = np.clip(mean[:, 0], 0.0, 1.0), se[:, 0]
     bias = (0.5 * np.sqrt(np.maximum(mean[:, 1], 0.0) / inner) if inner
             else np.zeros_like(value))

@@ -175,6 +175,37 @@ def test_common_random_numbers_and_no_recompilation():
     np.testing.assert_array_equal(part.value, full.value[[1, 3]])
 
 
+@pytest.mark.parametrize("kind", ["truncation", "random_masking"])
+def test_kept_draws_change_nothing(kind, monkeypatch):
+    """The sequences kept on the model object give the numbers a fresh object draws anew;
+    they are kept per key and law, and the cache drops its oldest entry at its bound."""
+    model = _model(kind, seed=6)
+    lw = np.asarray(model.log_weights)
+    a = np.asarray(localize.posterior.log_set_weights(lw, np.array([True, False, False])))
+    b = np.asarray(localize.posterior.log_set_weights(lw, np.array([False, True, True])))
+    times = _times(kind, model.length)
+    inner = CONFIG.inner_samples if kind == "random_masking" else 1
+    batches = lambda inner: -(-CONFIG.samples // se._batch_size(model, CONFIG, inner))  # noqa
+    first = se.mc_fr_tv(jax.random.key(3), model, times, a, b, CONFIG)
+    assert len(model.__dict__["_draw_cache"]) == batches(inner)
+    again = se.mc_fr_tv(jax.random.key(3), model, times[1:3], a, b, CONFIG)
+    fresh = se.mc_fr_tv(jax.random.key(3), dataclasses.replace(model), times[1:3], a, b,
+                        CONFIG)
+    np.testing.assert_array_equal(again.value, fresh.value)
+    np.testing.assert_array_equal(again.value, first.value[1:3])
+    se.mc_tv(jax.random.key(3), model, times, a, b, CONFIG)  # another law: other entries
+    assert len(model.__dict__["_draw_cache"]) == batches(inner) + batches(1)
+    tokens, uniforms = list(model.__dict__["_draw_cache"].values())[-1]
+    assert (uniforms is None) == (kind == "truncation")
+    size = tokens.nbytes + (0 if uniforms is None else uniforms.nbytes)
+    monkeypatch.setattr(se, "DRAW_CACHE_BYTES", size)
+    se.mc_tv(jax.random.key(4), model, times, a, b, CONFIG)
+    assert len(model.__dict__["_draw_cache"]) == 1
+    monkeypatch.setattr(se, "DRAW_CACHE_BYTES", size - 1)  # too big to keep: left as it is
+    se.mc_tv(jax.random.key(5), model, times, a, b, CONFIG)
+    assert len(model.__dict__["_draw_cache"]) == 1
+
+
 def test_window_report_estimated_against_exact():
     model = _model("truncation", seed=5, k=2, length=6)
     times = np.arange(7.0)
