@@ -33,10 +33,10 @@ between grid times sees the same sequences as the grid.
 
 **Drawn once.** The threshold refinement of a report asks each curve again at new times,
 and by the common random numbers it sees the same sequences every time; drawing them
-(about 0.9 s for ``10^7`` tokens on two cores) costs an order of magnitude more than a pass
-over them (about 0.05 s). So the draws are kept on the model object, per key, law and
-batch size, up to :data:`DRAW_CACHE_BYTES` (oldest dropped first): the values are the same
-as drawing again, only faster.
+(about 0.4 s for ``10^7`` tokens of a Markov chain on two cores, uniforms included) costs
+several times a pass over them (about 0.05 s under truncation). So the draws are kept on
+the model object, per key, law and batch size, up to :data:`DRAW_CACHE_BYTES` (oldest
+dropped first): the values are the same as drawing again, only faster.
 
 **One pass.** Under truncation, the prefix log-likelihoods at every requested length come
 from one scan over the positions (:meth:`~localize.sequence.SequenceModel.log_prefix`); the
