@@ -159,9 +159,8 @@ def _count_blocked(table, row, u, width: int):
     A row's sums never decrease, so the entries at or below ``u * total`` are the whole
     blocks whose last sum is (``b`` of them) and a prefix of the next block: two gathers of
     about ``sqrt(V)`` numbers per draw instead of one of ``V = width``. Measured on two
-    cores, drawing
-    ``1024`` sequences of ``10^4`` tokens from ``V = 64`` went from 0.87 s to 0.38 s (the
-    uniforms included).
+    cores, drawing ``1024`` sequences of ``10^4`` tokens from ``V = 64`` went from 0.87 s to
+    0.38 s (the uniforms included).
     """
     fine, coarse, total = table
     nb, g = coarse.shape[1], fine.shape[1]
@@ -216,12 +215,13 @@ def _prefix_pass(step, value, state, xs, start, lengths, lag: int = 0):
     Why it is shaped so (measured at ``n = 1024, K = 32, L = 10^4``, 100 lengths, on two
     cores): a ``lax.scan`` with a conditional write at every position was about four times
     slower (the write splits the step's fusion). The inner loop runs whole trips of
-    ``_UNROLL`` positions, each one fused kernel with no select, and only the last, partial
-    trip of a segment masks the positions past its target. Reading position-major ``uint8``
-    tokens (:func:`_compact`) and writing straight into the caller's layout and order, with
-    the out-of-range lengths zeroed as they are written, took the Markov pass from about
-    75 ms to about 45 ms; the rest is the gathers themselves (about 35 ms for the
-    ``10^7 x 32`` float64 reads).
+    ``_UNROLL`` positions, each one fused kernel with no select, and the fewer than
+    ``_UNROLL`` positions left before a segment's target go in trips of halving sizes
+    (4, 2, 1), each run or skipped by a ``lax.cond``, so no position is computed and thrown
+    away. Reading position-major ``uint8`` tokens (:func:`_compact`) and writing straight
+    into the caller's layout and order, with the out-of-range lengths zeroed as they are
+    written, took the Markov pass from about 75 ms to about 45 ms; the rest is the gathers
+    themselves (about 35 ms for the ``10^7 x 32`` float64 reads).
 
     Args:
         step: ``state, window -> state``, moving from prefix length ``j`` to ``j + 1``;
